@@ -1,0 +1,1 @@
+"""One-shot subcommands: each module has `register(subparsers)`; its parser's `func(args) -> int` runs it."""

@@ -1,0 +1,1 @@
+"""dig-like probes of Service names with dnspython, and verdicts against EndpointSlices."""

@@ -1,0 +1,1 @@
+"""The Kubernetes API side: client configuration, list+watch caches, Service manifests and their validation."""
