@@ -1,0 +1,64 @@
+"""Command line: the TUI by default, `--demo` against the embedded cluster, one-shot subcommands that print and exit.
+
+Each one-shot subcommand lives in its own module under `tui.commands` and registers itself; this file only knows
+their names, so adding one is one line in `COMMANDS` and nothing else here changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from tui import __version__
+
+# Modules under tui.commands, each with register(subparsers). Order is the order of `svcscope --help`.
+COMMANDS: tuple[str, ...] = (
+    "sim",
+)
+
+
+def add_connection_args(parser: argparse.ArgumentParser) -> None:
+    """The flags every command that talks to a cluster shares (kubectl's names and meanings)."""
+    parser.add_argument("--kubeconfig", help="path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    parser.add_argument("--context", help="the kubeconfig context to use (default: the current context)")
+    parser.add_argument("-n", "--namespace", help="the namespace to show (default: the context's namespace)")
+    parser.add_argument("-A", "--all-namespaces", action="store_true", help="show every namespace")
+    parser.add_argument(
+        "--demo", action="store_true", help="run against an embedded simulated cluster (no real cluster needed)"
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", help="never change anything in the cluster or on this node"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="svcscope",
+        description="Kubernetes Services, EndpointSlices, IPVS and DNS, joined live in one terminal UI.",
+    )
+    parser.add_argument("--version", action="version", version=f"svcscope {__version__}")
+    add_connection_args(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"tui.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is not None:
+        try:
+            return int(func(args) or 0)
+        except KeyboardInterrupt:
+            return 130
+    from tui.commands.tui import run_tui  # imported late: one-shot commands must not pay for Textual
+
+    return run_tui(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
