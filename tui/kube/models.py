@@ -1,0 +1,318 @@
+"""One model per Kubernetes concept svcscope shows: a Service, one of its ports, one EndpointSlice endpoint.
+
+Built from the API's JSON (plain dicts, as the watch caches keep them) and used alike by the panes, the one-shot
+output, the DNS verdicts, the IPVS mapping and the trace. Parsing is forgiving: a malformed object from the server
+becomes a model with `problems` filled in, never an exception, so one bad object cannot take a pane down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+Obj = Mapping[str, Any]
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+SERVICE_PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name"
+
+
+def _str(v: Any, default: str = "") -> str:
+    return v if isinstance(v, str) else default
+
+
+def _dict(v: Any) -> dict[str, Any]:
+    return dict(v) if isinstance(v, Mapping) else {}
+
+
+def _list(v: Any) -> list[Any]:
+    return list(v) if isinstance(v, list) else []
+
+
+def parse_time(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
+def human_age(created: datetime | None, now: datetime) -> str:
+    """kubectl's AGE (duration.HumanDuration): 45s, 5m10s, 3h, 2d5h, 400d, 3y120d."""
+    if created is None:
+        return "<unknown>"
+    secs = int((now - created).total_seconds())
+    if secs < 0:
+        return "<invalid>"
+    if secs < 120:
+        return f"{secs}s"
+    mins = secs // 60
+    if mins < 10:
+        s = secs % 60
+        return f"{mins}m{s}s" if s else f"{mins}m"
+    if mins < 180:
+        return f"{mins}m"
+    hours = secs // 3600
+    if hours < 8:
+        m = mins % 60
+        return f"{hours}h{m}m" if m else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        h = hours % 24
+        return f"{hours // 24}d{h}h" if h else f"{hours // 24}d"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        dy = (hours // 24) % 365
+        return f"{hours // 24 // 365}y{dy}d" if dy else f"{hours // 24 // 365}y"
+    return f"{hours // 24 // 365}y"
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    name: str
+    protocol: str
+    port: int
+    target_port: int | str  # a number or an IANA port name
+    node_port: int | None = None
+    app_protocol: str | None = None
+
+    @classmethod
+    def from_api(cls, p: Obj) -> "ServicePort":
+        port = p.get("port")
+        target = p.get("targetPort", port)
+        node_port = p.get("nodePort")
+        return cls(
+            name=_str(p.get("name")),
+            protocol=_str(p.get("protocol"), "TCP"),
+            port=port if isinstance(port, int) else 0,
+            target_port=target if isinstance(target, (int, str)) else (port if isinstance(port, int) else 0),
+            node_port=node_port if isinstance(node_port, int) and node_port else None,
+            app_protocol=p.get("appProtocol") if isinstance(p.get("appProtocol"), str) else None,
+        )
+
+    def kubectl(self) -> str:
+        """kubectl's PORT(S) cell part: `80/TCP` or `80:30002/TCP`."""
+        if self.node_port:
+            return f"{self.port}:{self.node_port}/{self.protocol}"
+        return f"{self.port}/{self.protocol}"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    type: str
+    cluster_ip: str  # "" when unset, "None" when headless
+    cluster_ips: tuple[str, ...]
+    external_ips: tuple[str, ...]
+    lb_ingress: tuple[str, ...]  # LoadBalancer status ingress IPs or hostnames
+    external_name: str
+    ports: tuple[ServicePort, ...]
+    selector: tuple[tuple[str, str], ...]
+    session_affinity: str
+    affinity_timeout: int | None
+    external_traffic_policy: str
+    internal_traffic_policy: str
+    publish_not_ready: bool
+    labels: tuple[tuple[str, str], ...]
+    created: datetime | None
+    problems: tuple[str, ...] = ()
+    raw: Obj = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+    @property
+    def headless(self) -> bool:
+        return self.cluster_ip == "None"
+
+    @property
+    def selector_dict(self) -> dict[str, str]:
+        return dict(self.selector)
+
+    @property
+    def labels_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+    @property
+    def proxied(self) -> bool:
+        """Whether kube-proxy programs rules for it: not headless, not ExternalName, no service-proxy-name label."""
+        return (not self.headless and self.type != "ExternalName" and bool(self.cluster_ip)
+                and SERVICE_PROXY_NAME_LABEL not in self.labels_dict)
+
+    def kubectl_ports(self) -> str:
+        return ",".join(p.kubectl() for p in self.ports) or "<none>"
+
+    def kubectl_external_ip(self) -> str:
+        """kubectl's EXTERNAL-IP: the ExternalName, the LB ingress plus externalIPs, `<pending>` or `<none>`."""
+        if self.type == "ExternalName":
+            return self.external_name
+        if self.type == "LoadBalancer":
+            ips = list(self.lb_ingress) + list(self.external_ips)
+            return ",".join(ips) if ips else "<pending>"
+        return ",".join(self.external_ips) if self.external_ips else "<none>"
+
+    def kubectl_selector(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.selector) or "<none>"
+
+    @classmethod
+    def from_api(cls, obj: Obj) -> "ServiceView":
+        problems: list[str] = []
+        meta = _dict(obj.get("metadata"))
+        spec = _dict(obj.get("spec"))
+        status = _dict(obj.get("status"))
+        if not isinstance(obj.get("spec"), Mapping):
+            problems.append("spec is missing or not an object")
+        ports: list[ServicePort] = []
+        for i, p in enumerate(_list(spec.get("ports"))):
+            if isinstance(p, Mapping) and isinstance(p.get("port"), int):
+                ports.append(ServicePort.from_api(p))
+            else:
+                problems.append(f"spec.ports[{i}] is malformed")
+        selector = _dict(spec.get("selector"))
+        labels = _dict(meta.get("labels"))
+        affinity_cfg = _dict(_dict(spec.get("sessionAffinityConfig")).get("clientIP"))
+        timeout = affinity_cfg.get("timeoutSeconds")
+        lb = []
+        for ing in _list(_dict(status.get("loadBalancer")).get("ingress")):
+            if isinstance(ing, Mapping):
+                lb.append(_str(ing.get("ip")) or _str(ing.get("hostname")))
+        cluster_ip = _str(spec.get("clusterIP"))
+        return cls(
+            namespace=_str(meta.get("namespace")),
+            name=_str(meta.get("name")),
+            uid=_str(meta.get("uid")),
+            resource_version=_str(meta.get("resourceVersion")),
+            type=_str(spec.get("type"), "ClusterIP"),
+            cluster_ip=cluster_ip,
+            cluster_ips=tuple(x for x in _list(spec.get("clusterIPs")) if isinstance(x, str)) or
+            ((cluster_ip,) if cluster_ip else ()),
+            external_ips=tuple(x for x in _list(spec.get("externalIPs")) if isinstance(x, str)),
+            lb_ingress=tuple(x for x in lb if x),
+            external_name=_str(spec.get("externalName")),
+            ports=tuple(ports),
+            selector=tuple(sorted((str(k), str(v)) for k, v in selector.items())),
+            session_affinity=_str(spec.get("sessionAffinity"), "None"),
+            affinity_timeout=timeout if isinstance(timeout, int) else None,
+            external_traffic_policy=_str(spec.get("externalTrafficPolicy")),
+            internal_traffic_policy=_str(spec.get("internalTrafficPolicy")),
+            publish_not_ready=bool(spec.get("publishNotReadyAddresses")),
+            labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+            created=parse_time(_str(meta.get("creationTimestamp"))),
+            problems=tuple(problems),
+            raw=obj,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SlicePort:
+    name: str
+    protocol: str
+    port: int | None
+    app_protocol: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SliceEndpoint:
+    """One endpoint of one EndpointSlice, with the conditions as the API means them."""
+
+    slice_name: str
+    namespace: str
+    service: str  # from the kubernetes.io/service-name label
+    address_type: str  # IPv4 | IPv6 | FQDN
+    addresses: tuple[str, ...]
+    ports: tuple[SlicePort, ...]  # the slice's ports (every endpoint of a slice shares them)
+    ready: bool | None  # None: the server did not say; consumers treat it as ready (API convention)
+    serving: bool | None
+    terminating: bool | None
+    hostname: str | None
+    node_name: str | None
+    zone: str | None
+    target_kind: str | None
+    target_name: str | None
+    target_namespace: str | None
+
+    @property
+    def is_ready(self) -> bool:
+        """`ready` nil means ready (discovery/v1 docs)."""
+        return self.ready is not False
+
+    @property
+    def is_serving(self) -> bool:
+        """`serving` nil defers to ready."""
+        return self.is_ready if self.serving is None else self.serving
+
+    @property
+    def is_terminating(self) -> bool:
+        return bool(self.terminating)
+
+    @property
+    def address(self) -> str:
+        return self.addresses[0] if self.addresses else ""
+
+
+@dataclass(frozen=True, slots=True)
+class SliceView:
+    namespace: str
+    name: str
+    service: str
+    address_type: str
+    ports: tuple[SlicePort, ...]
+    endpoints: tuple[SliceEndpoint, ...]
+    created: datetime | None
+    problems: tuple[str, ...] = ()
+    raw: Obj = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+    @classmethod
+    def from_api(cls, obj: Obj) -> "SliceView":
+        problems: list[str] = []
+        meta = _dict(obj.get("metadata"))
+        labels = _dict(meta.get("labels"))
+        ns, name = _str(meta.get("namespace")), _str(meta.get("name"))
+        service = _str(labels.get(SERVICE_NAME_LABEL))
+        address_type = _str(obj.get("addressType"))
+        if address_type not in ("IPv4", "IPv6", "FQDN"):
+            problems.append(f"addressType {address_type!r} is not IPv4, IPv6 or FQDN")
+        ports = []
+        for i, p in enumerate(_list(obj.get("ports"))):
+            if not isinstance(p, Mapping):
+                problems.append(f"ports[{i}] is malformed")
+                continue
+            port = p.get("port")
+            ports.append(SlicePort(_str(p.get("name")), _str(p.get("protocol"), "TCP"),
+                                   port if isinstance(port, int) else None,
+                                   p.get("appProtocol") if isinstance(p.get("appProtocol"), str) else None))
+        endpoints = []
+        for i, e in enumerate(_list(obj.get("endpoints"))):
+            if not isinstance(e, Mapping):
+                problems.append(f"endpoints[{i}] is malformed")
+                continue
+            cond = _dict(e.get("conditions"))
+            target = _dict(e.get("targetRef"))
+
+            def flag(k: str) -> bool | None:
+                v = cond.get(k)
+                return v if isinstance(v, bool) else None
+
+            endpoints.append(SliceEndpoint(
+                slice_name=name, namespace=ns, service=service, address_type=address_type,
+                addresses=tuple(a for a in _list(e.get("addresses")) if isinstance(a, str)),
+                ports=tuple(ports),
+                ready=flag("ready"), serving=flag("serving"), terminating=flag("terminating"),
+                hostname=e.get("hostname") if isinstance(e.get("hostname"), str) else None,
+                node_name=e.get("nodeName") if isinstance(e.get("nodeName"), str) else None,
+                zone=e.get("zone") if isinstance(e.get("zone"), str) else None,
+                target_kind=target.get("kind") if isinstance(target.get("kind"), str) else None,
+                target_name=target.get("name") if isinstance(target.get("name"), str) else None,
+                target_namespace=target.get("namespace") if isinstance(target.get("namespace"), str) else None,
+            ))
+        return cls(ns, name, service, address_type, tuple(ports), tuple(endpoints),
+                   parse_time(_str(meta.get("creationTimestamp"))), tuple(problems), obj)
