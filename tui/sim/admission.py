@@ -2,7 +2,9 @@
 
 Interface (the HTTP server calls these; owned by the sim-semantics work):
     admit(store, res, obj, old, dry_run) -> obj    create when old is None, update otherwise; raises ApiError
-    on_delete(store, res, obj, dry_run) -> None    frees what the object held (ClusterIPs, NodePorts)
+    delete(store, res, namespace, name, dry_run) -> obj   deletes (or starts a graceful deletion of a pod: sets
+                                                  deletionTimestamp, removed later by the controllers) and frees
+                                                  what the object held (ClusterIPs, NodePorts); returns the object
 Allocation on a dry run must commit nothing.
 """
 
@@ -20,5 +22,5 @@ def admit(store: Store, res: ResourceType, obj: Obj, old: Obj | None, dry_run: b
     return obj  # placeholder until Service defaulting/validation/allocation lands
 
 
-def on_delete(store: Store, res: ResourceType, obj: Obj, dry_run: bool) -> None:
-    return None
+def delete(store: Store, res: ResourceType, namespace: str | None, name: str, dry_run: bool) -> Obj:
+    return store.delete(res, namespace, name, dry_run=dry_run)
