@@ -40,9 +40,11 @@ def human_age(created: datetime | None, now: datetime) -> str:
     """kubectl's AGE (duration.HumanDuration): 45s, 5m10s, 3h, 2d5h, 400d, 3y120d."""
     if created is None:
         return "<unknown>"
-    secs = int((now - created).total_seconds())
-    if secs < 0:
+    secs = int((now - created).total_seconds())  # truncates toward zero, as Go's int(d.Seconds())
+    if secs < -1:
         return "<invalid>"
+    if secs < 0:  # kubectl tolerates a second of clock skew
+        return "0s"
     if secs < 120:
         return f"{secs}s"
     mins = secs // 60
@@ -152,9 +154,12 @@ class ServiceView:
         if self.type == "ExternalName":
             return self.external_name
         if self.type == "LoadBalancer":
-            ips = list(self.lb_ingress) + list(self.external_ips)
+            # kubectl keeps the ingress addresses as a sorted set, then appends spec.externalIPs
+            ips = sorted(set(self.lb_ingress)) + list(self.external_ips)
             return ",".join(ips) if ips else "<pending>"
-        return ",".join(self.external_ips) if self.external_ips else "<none>"
+        if self.type in ("ClusterIP", "NodePort"):
+            return ",".join(self.external_ips) if self.external_ips else "<none>"
+        return "<unknown>"
 
     def kubectl_selector(self) -> str:
         return ",".join(f"{k}={v}" for k, v in self.selector) or "<none>"
@@ -316,3 +321,66 @@ class SliceView:
             ))
         return cls(ns, name, service, address_type, tuple(ports), tuple(endpoints),
                    parse_time(_str(meta.get("creationTimestamp"))), tuple(problems), obj)
+
+
+@dataclass(frozen=True, slots=True)
+class PodView:
+    """What svcscope needs of a pod: whether a selector matches it and why it is (not) an endpoint."""
+
+    namespace: str
+    name: str
+    uid: str
+    resource_version: str
+    labels: tuple[tuple[str, str], ...]
+    phase: str
+    pod_ips: tuple[str, ...]
+    node_name: str
+    ready: bool  # the Ready condition is True
+    deleting: bool  # metadata.deletionTimestamp is set: the endpoint is terminating
+    hostname: str
+    subdomain: str
+    created: datetime | None
+    problems: tuple[str, ...] = ()
+    raw: Obj = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+    @property
+    def labels_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+    @property
+    def pod_ip(self) -> str:
+        return self.pod_ips[0] if self.pod_ips else ""
+
+    @classmethod
+    def from_api(cls, obj: Obj) -> "PodView":
+        problems: list[str] = []
+        meta = _dict(obj.get("metadata"))
+        spec = _dict(obj.get("spec"))
+        status = _dict(obj.get("status"))
+        if not isinstance(obj.get("spec"), Mapping):
+            problems.append("spec is missing or not an object")
+        ips = [_str(_dict(p).get("ip")) for p in _list(status.get("podIPs"))]
+        ips = [ip for ip in ips if ip] or ([_str(status.get("podIP"))] if _str(status.get("podIP")) else [])
+        ready = any(isinstance(c, Mapping) and c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in _list(status.get("conditions")))
+        return cls(
+            namespace=_str(meta.get("namespace")),
+            name=_str(meta.get("name")),
+            uid=_str(meta.get("uid")),
+            resource_version=_str(meta.get("resourceVersion")),
+            labels=tuple(sorted((str(k), str(v)) for k, v in _dict(meta.get("labels")).items())),
+            phase=_str(status.get("phase")),
+            pod_ips=tuple(ips),
+            node_name=_str(spec.get("nodeName")),
+            ready=ready,
+            deleting=bool(meta.get("deletionTimestamp")),
+            hostname=_str(spec.get("hostname")),
+            subdomain=_str(spec.get("subdomain")),
+            created=parse_time(_str(meta.get("creationTimestamp"))),
+            problems=tuple(problems),
+            raw=obj,
+        )
