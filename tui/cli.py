@@ -16,6 +16,8 @@ from tui import __version__
 # Modules under tui.commands, each with register(subparsers). Order is the order of `svcscope --help`.
 COMMANDS: tuple[str, ...] = (
     "sim",
+    "services",
+    "endpointslices",
 )
 
 

@@ -31,12 +31,14 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from enum import Enum
+from datetime import timedelta
 from typing import Any, Callable, Iterator, Mapping
 
 import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from tui.kube.connection import Clock, ConnectionState, Phase, utc_now
 
 Key = tuple[str, str]
 Obj = dict[str, Any]
@@ -60,7 +62,16 @@ class Resource:
 
 
 def _check_service(obj: Mapping[str, Any]) -> str | None:
-    return None if isinstance(obj.get("spec"), Mapping) else "spec is missing or not an object"
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        return "spec is missing or not an object"
+    ports = spec.get("ports")
+    if ports is not None and not (isinstance(ports, list) and all(
+            isinstance(p, Mapping) and isinstance(p.get("port"), int) for p in ports)):
+        return "spec.ports is not a list of ports"
+    if spec.get("selector") is not None and not isinstance(spec.get("selector"), Mapping):
+        return "spec.selector is not an object"
+    return None
 
 
 def _check_slice(obj: Mapping[str, Any]) -> str | None:
@@ -84,36 +95,7 @@ ENDPOINTSLICES = Resource("endpointslices", "EndpointSlice", client.DiscoveryV1A
 PODS = Resource("pods", "Pod", client.CoreV1Api, "list_pod_for_all_namespaces", "list_namespaced_pod", _check_pod)
 
 
-# -- connection state ----------------------------------------------------------------------------------------------
-
-
-class Phase(str, Enum):
-    CONNECTING = "connecting"  # the first list is on its way
-    LIVE = "live"  # listed, watching
-    RELISTING = "relisting"  # the watch expired (410): listing again
-    RETRYING = "retrying"  # the server is unreachable or failing: waiting `retry_in` seconds
-    FORBIDDEN = "forbidden"  # 401/403: retried slowly, in case access is granted
-    STOPPED = "stopped"
-
-
-@dataclass(frozen=True)
-class ConnectionState:
-    phase: Phase
-    resource: str = ""
-    namespace: str | None = None  # None: all namespaces
-    message: str = ""  # why, in one sentence, when not live
-    retry_in: float | None = None
-    since: float = field(default_factory=time.monotonic)
-
-    @property
-    def text(self) -> str:
-        """The header's words: `live`, `disconnected, retrying in 4s: ...`."""
-        if self.phase is Phase.RETRYING:
-            wait = f", retrying in {self.retry_in:.0f}s" if self.retry_in is not None else ""
-            return f"disconnected{wait}: {self.message}" if self.message else f"disconnected{wait}"
-        if self.phase is Phase.FORBIDDEN:
-            return f"forbidden: {self.message}"
-        return self.phase.value if not self.message else f"{self.phase.value}: {self.message}"
+# -- problems ------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -398,7 +380,8 @@ class ListWatchCache:
                  on_batch: BatchSink | None = None, on_state: StateSink | None = None,
                  label_selector: str | None = None, coalesce: float = 0.05,
                  backoff: Backoff | None = None, forbidden_retry: float = 30.0,
-                 watch_timeout: tuple[int, int] = (300, 600), max_problems: int = 100) -> None:
+                 watch_timeout: tuple[int, int] = (300, 600), max_problems: int = 100,
+                 clock: Clock = utc_now) -> None:
         self.resource = resource
         self.namespace = namespace
         self.lister = Lister(api_client, resource, namespace, label_selector)
@@ -417,7 +400,9 @@ class ListWatchCache:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._synced = threading.Event()
-        self._state = ConnectionState(Phase.CONNECTING, resource.plural, namespace)
+        self.clock = clock
+        self._state = ConnectionState.connecting(clock(), source=resource.plural)
+        self.forbidden = False  # the last answer was 401/403: the header says so, retries are slow
         self._thread: threading.Thread | None = None
         self._last_flush = 0.0
 
@@ -468,27 +453,29 @@ class ListWatchCache:
             with self._cond:
                 self._cond.notify_all()
             flusher.join(5.0)
-            self._set_state(Phase.STOPPED)
 
     def _loop(self) -> None:
         need_list = True
         while not self.stopping:
             delay: float | None = None
+            forbidden = False
             try:
                 if need_list:
-                    if self._synced.is_set() and self._state.phase is not Phase.RETRYING:
-                        self._set_state(Phase.RELISTING, "the watch expired, listing again")
+                    if self._synced.is_set():
+                        self._set_state(Phase.CONNECTING)  # relisting after a 410 or a 403
                     self._relist()
                     need_list = False
                     if self.stopping:
                         break
-                self._set_state(Phase.LIVE)
+                self._set_state(Phase.CONNECTED)
                 started = time.monotonic()
                 got_events = self._watch()
                 if got_events or time.monotonic() - started > 1:
                     self.backoff.reset()
                 else:
                     delay = self.backoff.next()  # a server that ends every watch at once must not spin us
+                    self._set_state(Phase.DISCONNECTED, f"the API server ends every {self.resource.plural} "
+                                    "watch at once", delay)
             except Expired:
                 need_list = True
             except ApiException as exc:
@@ -497,30 +484,35 @@ class ListWatchCache:
                 if exc.status == 410:
                     need_list = True
                     continue
-                message = f"{self._what()}: {status_message(exc)}"
-                if exc.status in (401, 403):
-                    self._set_state(Phase.FORBIDDEN, message, self.forbidden_retry)
-                    self._stop.wait(self.forbidden_retry)
+                forbidden = exc.status in (401, 403)
+                if forbidden:
+                    # Not a crash loop: say so once, retry slowly in case access is granted, then relist.
+                    delay = self.forbidden_retry
                     need_list = True
-                    continue
-                delay = self.backoff.next()
-                self._set_state(Phase.RETRYING, message, delay)
+                    verb = "not allowed to list" if exc.status == 403 else "not authenticated to list"
+                    message = f"svcscope is {verb} {self._what()} ({status_message(exc)})"
+                else:
+                    delay = self.backoff.next()
+                    message = f"listing {self._what()} failed: {status_message(exc)}"
+                self._set_state(Phase.DISCONNECTED, message, delay)
             except WatchError as exc:
                 delay = self.backoff.next()
-                self._set_state(Phase.RETRYING, f"{self._what()}: {exc}", delay)
+                self._set_state(Phase.DISCONNECTED, f"the {self.resource.plural} watch failed: {exc}", delay)
             except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+                # The watch resumes from resource_version; if that is too old the server answers 410 and the
+                # relist then clears whatever changed while we were away.
                 if self.stopping:
                     break
                 delay = self.backoff.next()
-                self._set_state(Phase.RETRYING, connection_message(exc), delay)
-                # After a dropped connection the watch resumes from resource_version; the server answers 410
-                # if that is too old, and the relist then clears whatever changed meanwhile.
+                self._set_state(Phase.DISCONNECTED, connection_message(exc), delay)
             except Exception as exc:  # noqa: BLE001 - a cache thread must never die: report and retry
                 if self.stopping:
                     break
                 self._problem(f"unexpected {type(exc).__name__} in the {self.resource.plural} cache: {exc}")
                 delay = self.backoff.next()
-                self._set_state(Phase.RETRYING, f"{self._what()}: {type(exc).__name__}: {exc}", delay)
+                self._set_state(Phase.DISCONNECTED, f"the {self.resource.plural} cache failed: "
+                                f"{type(exc).__name__}: {exc}", delay)
+            self.forbidden = forbidden
             if delay is not None:
                 self._stop.wait(delay)
 
@@ -528,13 +520,21 @@ class ListWatchCache:
         where = f"in namespace {self.namespace}" if self.namespace else "in all namespaces"
         return f"{self.resource.plural} {where}"
 
-    def _set_state(self, phase: Phase, message: str = "", retry_in: float | None = None) -> None:
-        if self.stopping and phase is not Phase.STOPPED:
+    def _set_state(self, phase: Phase, error: str | None = None, retry_in: float | None = None) -> None:
+        if self.stopping:
             return
         old = self._state
-        if old.phase is phase and old.message == message and retry_in is None:
+        if old.phase is phase and phase is not Phase.DISCONNECTED:
             return
-        self._state = ConnectionState(phase, self.resource.plural, self.namespace, message, retry_in)
+        now = self.clock()
+        if phase is Phase.DISCONNECTED:
+            retry_at = now + timedelta(seconds=retry_in) if retry_in is not None else None
+            self._state = ConnectionState.disconnected(now, error=error or "the connection failed",
+                                                       retry_at=retry_at, source=self.resource.plural)
+        elif phase is Phase.CONNECTED:
+            self._state = ConnectionState.connected(now, source=self.resource.plural)
+        else:
+            self._state = ConnectionState.connecting(now, source=self.resource.plural)
         try:
             self.on_state(self._state)
         except Exception as exc:  # noqa: BLE001 - a consumer's bug must not stop the cache
