@@ -113,6 +113,17 @@ def _field(obj: Mapping[str, Any], path: str) -> str:
     return str(cur)
 
 
+def field_selector_keys(text: str | None) -> tuple[str, ...]:
+    """The field paths a field selector tests, so that a server can refuse the ones it does not index."""
+    keys = []
+    for part in _split_top(text or ""):
+        sep = "!=" if "!=" in part else "==" if "==" in part else "=" if "=" in part else None
+        if sep is None:
+            raise SelectorError(f"invalid field selector: {part!r}")
+        keys.append(part.split(sep, 1)[0].strip())
+    return tuple(keys)
+
+
 def parse_field_selector(text: str | None) -> Callable[[Mapping[str, Any]], bool]:
     """`metadata.name=x,spec.nodeName!=y`: equality on dotted paths, as the apiserver supports for common fields."""
     if not text:

@@ -94,11 +94,13 @@ def bad_request(message: str) -> ApiError:
 
 
 def forbidden(user: str, verb: str, plural: str, group: str, namespace: str | None, name: str | None = None) -> ApiError:
-    res = f'"{plural}"' if not group else f'"{plural}" in API group "{group}"'
+    """The authorizer's words: `services "web" is forbidden: User "x" cannot get resource "services" in API group ""
+    in the namespace "dev"` (`at the cluster scope` without a namespace)."""
+    what = f"{plural}.{group}" if group else plural
+    subject = f'{what} "{name}"' if name else what
     scope = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
     return ApiError(
         403, "Forbidden",
-        f'{plural}{"." + group if group else ""}{" " + repr(name).replace(chr(39), chr(34)) if name else ""} is forbidden: '
-        f'User "{user}" cannot {verb} resource {res}{scope}',
+        f'{subject} is forbidden: User "{user}" cannot {verb} resource "{plural}" in API group "{group}"{scope}',
         name=name, kind=plural, group=group or None,
     )

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 from tui.sim import errors
-from tui.sim.resources import ResourceType
+from tui.sim.resources import RESOURCES, ResourceType
 
 Obj = dict[str, Any]
 Clock = Callable[[], datetime]
@@ -43,6 +43,7 @@ class Event:
     resource: ResourceType
     obj: Obj  # read-only; metadata.resourceVersion is the event's
     rv: int
+    old: Obj | None = None  # the object before this event (None for ADDED): watches with selectors need it
 
     @property
     def namespace(self) -> str:
@@ -59,7 +60,7 @@ Subscriber = Callable[[Event], None]
 class Store:
     def __init__(self, history: int = 2000, clock: Clock = utc_now) -> None:
         self._lock = threading.RLock()
-        self._rv = 1000
+        self._rv = self._initial_rv = 1000
         self._objects: dict[ResourceType, dict[tuple[str, str], Obj]] = {}
         self._history: dict[ResourceType, deque[Event]] = {}
         self._history_size = history
@@ -120,13 +121,14 @@ class Store:
         obj["metadata"]["resourceVersion"] = str(self._rv)
         key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         bucket = self._objects.setdefault(res, {})
+        old = bucket.get(key)
         if type_ == DELETED:
             bucket.pop(key, None)
         else:
             bucket[key] = obj
-        event = Event(type_, res, obj, self._rv)
+        event = Event(type_, res, obj, self._rv, old)
         hist = self._history.setdefault(res, deque())
-        self._floor.setdefault(res, self._rv - 1)
+        self._floor.setdefault(res, self._initial_rv)
         hist.append(event)
         while len(hist) > self._history_size:
             dropped = hist.popleft()
@@ -201,15 +203,21 @@ class Store:
     def events_since(self, res: ResourceType, rv: int) -> list[Event]:
         """Events of `res` after `rv`; 410 Expired when history no longer reaches back that far."""
         with self._lock:
-            floor = self._floor.get(res, self._rv)
+            floor = self.history_floor(res)
             if rv < floor:
                 raise errors.expired(f"too old resource version: {rv} ({floor + 1})")
             return [e for e in self._history.get(res, ()) if e.rv > rv]
 
+    def history_floor(self, res: ResourceType) -> int:
+        """The oldest resourceVersion a watch of `res` can resume from (older ones get 410)."""
+        with self._lock:
+            # A resource never written has lost no history since the store began.
+            return self._floor.get(res, self._initial_rv)
+
     def expire_history(self, res: ResourceType | None = None) -> None:
         """Forget history, as a compaction does: every watch resuming from before now gets 410 (a fault knob)."""
         with self._lock:
-            for r in ([res] if res else list(self._history)):
+            for r in ([res] if res else set(self._history) | set(RESOURCES)):
                 self._history[r] = deque()
                 self._floor[r] = self._rv
 

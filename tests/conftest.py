@@ -1,0 +1,47 @@
+"""Fixtures every test directory may use. Keep this file small; area-specific fixtures belong next to their tests.
+
+- `sim`: a started, empty simulated cluster on a random loopback port (function scope), stopped afterwards.
+  Bookmarks come every 0.5 s instead of every few seconds, so watch tests need not wait long.
+- `sim_kubeconfig`: the path of a kubeconfig (in tmp_path) for `sim`: context `svcscope-demo`, namespace `dev`.
+- `wait_for(predicate, timeout=10)`: import it with `from tests.conftest import wait_for`; polls until the
+  predicate returns something truthy and returns that, or fails the test with `message`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+
+import pytest
+
+from tui.sim.cluster import SimCluster
+
+T = TypeVar("T")
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02,
+             message: str = "condition not met") -> T:
+    """Poll `predicate` until it returns a truthy value (returned); generous timeouts, no timing asserts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s: {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def sim() -> Iterator[SimCluster]:
+    cluster = SimCluster(scenario="empty", bookmark_interval=0.5).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def sim_kubeconfig(sim: SimCluster, tmp_path: Path) -> Path:
+    return sim.write_kubeconfig(tmp_path / "kubeconfig")

@@ -1,0 +1,149 @@
+"""Watches as kubernetes.watch.Watch and informers use them: resume from a resourceVersion, bookmarks, 410."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from kubernetes import client, watch
+from kubernetes.client import ApiException
+
+from tests.conftest import wait_for
+from tests.sim_api.conftest import service
+from tui.sim.cluster import SimCluster
+
+
+def events(core: client.CoreV1Api, **kw: object) -> list[tuple[str, str]]:
+    w = watch.Watch()
+    return [(e["type"], e["object"].metadata.name)
+            for e in w.stream(core.list_namespaced_service, "dev", **kw)]
+
+
+def raw_lines(core: client.CoreV1Api, **kw: object) -> list[dict]:
+    resp = core.list_namespaced_service("dev", watch=True, _preload_content=False, **kw)
+    try:
+        return [json.loads(line) for line in resp.read().decode().splitlines() if line.strip()]
+    finally:
+        resp.release_conn()
+
+
+def test_watch_from_zero_lists_existing_as_added(core: client.CoreV1Api) -> None:
+    core.create_namespaced_service("dev", service("a"))
+    core.create_namespaced_service("dev", service("b"))
+    assert events(core, resource_version="0", timeout_seconds=1) == [("ADDED", "a"), ("ADDED", "b")]
+
+
+def test_watch_resumes_from_resource_version(core: client.CoreV1Api) -> None:
+    core.create_namespaced_service("dev", service("a"))
+    rv = core.list_namespaced_service("dev").metadata.resource_version
+    core.create_namespaced_service("dev", service("b"))
+    core.patch_namespaced_service("a", "dev", {"metadata": {"labels": {"x": "1"}}})
+    core.delete_namespaced_service("b", "dev")
+    assert events(core, resource_version=rv, timeout_seconds=1) == [
+        ("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
+
+
+def test_live_events_reach_an_open_watch(core: client.CoreV1Api) -> None:
+    rv = core.list_namespaced_service("dev").metadata.resource_version
+    seen: list[tuple[str, str]] = []
+    w = watch.Watch()
+
+    def consume() -> None:
+        for e in w.stream(core.list_namespaced_service, "dev", resource_version=rv, timeout_seconds=20):
+            seen.append((e["type"], e["object"].metadata.name))
+            if len(seen) == 2:
+                w.stop()
+
+    t = threading.Thread(target=consume)
+    t.start()
+    time.sleep(0.2)
+    core.create_namespaced_service("dev", service("live"))
+    core.delete_namespaced_service("live", "dev")
+    t.join(timeout=20)
+    assert seen == [("ADDED", "live"), ("DELETED", "live")]
+
+
+def test_timeout_seconds_ends_the_stream(core: client.CoreV1Api) -> None:
+    start = time.monotonic()
+    assert events(core, timeout_seconds=1) == []
+    assert time.monotonic() - start < 10
+
+
+def test_bookmarks_carry_the_resource_version(sim: SimCluster, core: client.CoreV1Api) -> None:
+    sim.bookmark_interval = 0.2
+    core.create_namespaced_service("dev", service("a"))
+    rv = core.list_namespaced_service("dev").metadata.resource_version
+    lines = raw_lines(core, resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=1)
+    marks = [l for l in lines if l["type"] == "BOOKMARK"]
+    assert marks, lines
+    assert marks[0]["object"] == {"kind": "Service", "apiVersion": "v1", "metadata": {"resourceVersion": rv}}
+
+
+def test_too_old_resource_version_is_an_error_event(sim: SimCluster, core: client.CoreV1Api) -> None:
+    core.create_namespaced_service("dev", service("a"))
+    rv = core.list_namespaced_service("dev").metadata.resource_version
+    core.create_namespaced_service("dev", service("b"))
+    sim.faults.expire_history()
+    lines = raw_lines(core, resource_version=rv, timeout_seconds=1)
+    assert len(lines) == 1 and lines[0]["type"] == "ERROR"
+    status = lines[0]["object"]
+    assert status["code"] == 410 and status["reason"] == "Expired"
+    assert status["message"].startswith(f"too old resource version: {rv} (")
+
+
+def test_watch_client_retries_once_then_raises_410() -> None:
+    with SimCluster(scenario="empty", history=2) as sim:
+        api = sim.api_client()
+        core = client.CoreV1Api(api)
+        core.create_namespace({"metadata": {"name": "dev"}})
+        rv = core.list_namespaced_service("dev").metadata.resource_version
+        for i in range(4):
+            core.create_namespaced_service("dev", service(f"s{i}"))  # history of 2 no longer reaches rv
+        with pytest.raises(ApiException) as exc:
+            events(core, resource_version=rv, timeout_seconds=2)
+        assert exc.value.status == 410
+        api.close()
+
+
+def test_send_initial_events_ends_with_annotated_bookmark(core: client.CoreV1Api) -> None:
+    core.create_namespaced_service("dev", service("a"))
+    lines = raw_lines(core, send_initial_events=True, resource_version_match="NotOlderThan",
+                      allow_watch_bookmarks=True, timeout_seconds=1)
+    assert [l["type"] for l in lines[:2]] == ["ADDED", "BOOKMARK"]
+    assert lines[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    with pytest.raises(ApiException) as exc:
+        raw_lines(core, send_initial_events=True, timeout_seconds=1)
+    assert exc.value.status == 422
+    assert "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan" in exc.value.body
+
+
+def test_selector_watch_sees_objects_enter_and_leave(core: client.CoreV1Api) -> None:
+    core.create_namespaced_service("dev", service("a", labels={"tier": "front"}))
+    rv = core.list_namespaced_service("dev").metadata.resource_version
+    core.patch_namespaced_service("a", "dev", {"metadata": {"labels": {"tier": "back"}}})
+    core.patch_namespaced_service("a", "dev", {"metadata": {"labels": {"tier": "front"}}})
+    core.patch_namespaced_service("a", "dev", {"metadata": {"labels": {"extra": "1"}}})
+    assert events(core, resource_version=rv, label_selector="tier=front", timeout_seconds=1) == [
+        ("DELETED", "a"), ("ADDED", "a"), ("MODIFIED", "a")]
+
+
+def test_open_watches_end_cleanly_on_stop() -> None:
+    sim = SimCluster(scenario="empty").start()
+    api = sim.api_client()
+    core = client.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": "dev"}})
+    done = threading.Event()
+
+    def consume() -> None:
+        resp = core.list_namespaced_service("dev", watch=True, _preload_content=False)
+        resp.read()
+        done.set()
+
+    t = threading.Thread(target=consume, daemon=True)
+    t.start()
+    wait_for(lambda: sim.faults.open_watches == 1)
+    sim.stop()
+    assert done.wait(10), "the watch stream did not end when the cluster stopped"
+    api.close()
