@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tui.dns import digfmt
 from tui.dns.probe import DigResult, DnsServer, ProbeError, explain, probe
 
-from conftest import free_port, run_dig
+from dnskit import free_port, run_dig
 
 
 def _answer(query: bytes, rcode: int = dns.rcode.NOERROR, tc: bool = False, records: int = 1) -> bytes:
