@@ -94,6 +94,25 @@ def run_dig(port: int, name: str, qtype: str = "A", *opts: str) -> DigOutput:
     return out
 
 
+def normalise_dig(text: str) -> list[str]:
+    """dig's text minus what differs between two runs or two programs: ids, timings, the banner, the mDNS
+    warning, and record order inside a section (dnsmasq rotates round-robin answers)."""
+    out, block = [], []
+    for line in text.splitlines():
+        if line.startswith(("; <<>>", "; (1 server", ";; global options", ";; WARNING: .local",
+                            ";; You are currently testing", ";; WHEN:", ";; Query time:")):
+            continue
+        line = re.sub(r"id: \d+", "id: N", line)
+        if line and not line.startswith(";"):
+            block.append(line)
+            continue
+        out.extend(sorted(block))
+        block = []
+        out.append(line)
+    out.extend(sorted(block))
+    return out
+
+
 # -- tiny servers -----------------------------------------------------------------------------------------------
 
 
@@ -167,3 +186,51 @@ class TinyServer:
         self.udp.close()
         if self.tcp is not None:
             self.tcp.close()
+
+
+# -- cluster objects for the sim's store ----------------------------------------------------------------------------
+
+
+def service_obj(ns: str, name: str, cluster_ip: str | None = None, ports: list[dict] | None = None, *,
+                type_: str = "ClusterIP", external_name: str = "", publish_not_ready: bool = False,
+                labels: dict | None = None) -> dict:
+    """A Service as stored after admission. No selector: the tests own its EndpointSlices, no controller does."""
+    spec: dict = {"type": type_, "ports": ports or []}
+    if type_ == "ExternalName":
+        spec["externalName"] = external_name
+    else:
+        ips = [] if cluster_ip is None else ([cluster_ip] if cluster_ip != "None" else ["None"])
+        spec.update(clusterIP=cluster_ip or "", clusterIPs=ips)
+    if publish_not_ready:
+        spec["publishNotReadyAddresses"] = True
+    return {"metadata": {"namespace": ns, "name": name, "labels": labels or {}}, "spec": spec}
+
+
+def port(name: str, number: int, protocol: str = "TCP") -> dict:
+    return {"name": name, "port": number, "protocol": protocol}
+
+
+def endpoint(ip: str, *, ready: bool | None = True, serving: bool | None = None, terminating: bool | None = None,
+             hostname: str | None = None, pod: str | None = None) -> dict:
+    cond = {k: v for k, v in (("ready", ready), ("serving", serving), ("terminating", terminating)) if v is not None}
+    e: dict = {"addresses": [ip], "conditions": cond}
+    if hostname:
+        e["hostname"] = hostname
+    if pod:
+        e["targetRef"] = {"kind": "Pod", "name": pod}
+    return e
+
+
+def slice_obj(ns: str, service: str, endpoints: list[dict], ports: list[dict], *, name: str | None = None,
+              address_type: str = "IPv4") -> dict:
+    return {"metadata": {"namespace": ns, "name": name or f"{service}-{address_type.lower()}",
+                         "labels": {"kubernetes.io/service-name": service,
+                                    "endpointslice.kubernetes.io/managed-by": "svcscope-tests"}},
+            "addressType": address_type, "endpoints": endpoints, "ports": ports}
+
+
+def coredns_pod(name: str, ip: str, ready: bool = True) -> dict:
+    return {"metadata": {"namespace": "kube-system", "name": name, "labels": {"k8s-app": "kube-dns"}},
+            "spec": {"nodeName": "node-1", "containers": [{"name": "coredns", "image": "coredns:1.11"}]},
+            "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                       "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
+from dnskit import normalise_dig
 from tui.dns import digfmt
 from tui.dns.probe import DigResult, probe
 
@@ -69,30 +68,11 @@ def test_ptr_for_an_ip_address_asks_the_reverse_name(dnsmasq):
     assert [rec.rdata for rec in r.answer] == ["db-1.hl.default.svc.cluster.local."]
 
 
-def _normalise(text: str) -> list[str]:
-    """dig's text minus what differs between two runs or two programs: ids, timings, the banner, the mDNS
-    warning, and record order inside a section (dnsmasq rotates round-robin answers)."""
-    out, block = [], []
-    for line in text.splitlines():
-        if line.startswith(("; <<>>", "; (1 server", ";; global options", ";; WARNING: .local",
-                            ";; You are currently testing", ";; WHEN:", ";; Query time:")):
-            continue
-        line = re.sub(r"id: \d+", "id: N", line)
-        if line and not line.startswith(";"):
-            block.append(line)
-            continue
-        out.extend(sorted(block))
-        block = []
-        out.append(line)
-    out.extend(sorted(block))
-    return out
-
-
 @pytest.mark.parametrize("name,qtype", CASES)
 def test_digfmt_prints_what_dig_prints(dnsmasq, dig, name, qtype):
     mine = probe(name, qtype, dnsmasq.server)
     ref = dig(dnsmasq.port, name, qtype)
-    assert _normalise(digfmt.render(mine)) == _normalise(ref.text)
+    assert normalise_dig(digfmt.render(mine)) == normalise_dig(ref.text)
 
 
 @pytest.mark.parametrize("name,qtype", CASES)
@@ -110,7 +90,7 @@ def test_truncated_udp_answer_is_retried_over_tcp_like_dig(dnsmasq, dig):
     assert mine.transport == ref.transport == "TCP"
     assert len(mine.answer) == 60 and mine.counts == ref.counts
     assert mine.size == ref.size
-    assert _normalise(digfmt.render(mine)) == _normalise(ref.text)
+    assert normalise_dig(digfmt.render(mine)) == normalise_dig(ref.text)
     # Without EDNS the 512-byte limit applies as well.
     plain = probe("big.default.svc.cluster.local", "A", dnsmasq.server, bufsize=None)
     assert isinstance(plain, DigResult) and plain.truncated_udp and plain.edns is None

@@ -74,6 +74,8 @@ def render(result: ProbeOutcome, *, short: bool = False, command: str | None = N
     flags = "".join(" " + f for f in result.flags)
     qd, an, ns, ar = result.counts
     lines.append(f";; flags:{flags}; QUERY: {qd}, ANSWER: {an}, AUTHORITY: {ns}, ADDITIONAL: {ar}")
+    if "rd" in result.flags and "ra" not in result.flags:  # CoreDNS's authoritative answers say this
+        lines.append(";; WARNING: recursion requested but not available")
     lines.append("")
     if result.edns is not None:
         e = result.edns
