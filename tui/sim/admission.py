@@ -173,7 +173,11 @@ def _default_pod(obj: Obj, old: Obj | None) -> None:
              "tolerationSeconds": 300},
         ])
     if old is None:
-        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+        # The apiserver drops a status sent with a create; the sim keeps one, so that tests can stage pods in any
+        # phase without a kubelet (the kubelet emulation still runs pods on the sim's nodes).
+        given = obj.get("status")
+        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort",
+                         **(given if isinstance(given, dict) else {})}
 
 
 def _default_template(obj: Obj) -> None:
