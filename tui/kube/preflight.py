@@ -81,7 +81,7 @@ def run_command(argv: Sequence[str]) -> CommandResult:
     return CommandResult(proc.returncode, proc.stdout, proc.stderr)
 
 
-def _default_path() -> str:
+def default_path() -> str:
     parts = os.environ.get("PATH", "").split(os.pathsep)
     return os.pathsep.join(p for p in parts + [d for d in SBIN_DIRS if d not in parts] if p)
 
@@ -94,7 +94,7 @@ class NodeEnv:
     root_sys: Path = Path("/sys")
     lib_modules: Path = Path("/lib/modules")
     boot: Path = Path("/boot")
-    path: str = field(default_factory=_default_path)  # where binaries are looked up, as $PATH
+    path: str = field(default_factory=default_path)  # where binaries are looked up, as $PATH
     run: Runner = run_command
     is_root: bool = field(default_factory=lambda: os.geteuid() == 0)
     name: str = "this node"
