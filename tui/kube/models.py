@@ -342,6 +342,10 @@ class PodView:
     created: datetime | None
     problems: tuple[str, ...] = ()
     raw: Obj = field(default_factory=dict, compare=False, repr=False)
+    # Container health, as kubectl's RESTARTS and STATUS show it (kube-proxy's rollout follows these).
+    restarts: int = 0  # summed over the containers
+    waiting_reason: str = ""  # the first waiting container's reason: CrashLoopBackOff, ContainerCreating, ...
+    annotations: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -350,6 +354,10 @@ class PodView:
     @property
     def labels_dict(self) -> dict[str, str]:
         return dict(self.labels)
+
+    @property
+    def crash_looping(self) -> bool:
+        return self.waiting_reason == "CrashLoopBackOff"
 
     @property
     def pod_ip(self) -> str:
@@ -367,6 +375,10 @@ class PodView:
         ips = [ip for ip in ips if ip] or ([_str(status.get("podIP"))] if _str(status.get("podIP")) else [])
         ready = any(isinstance(c, Mapping) and c.get("type") == "Ready" and c.get("status") == "True"
                     for c in _list(status.get("conditions")))
+        containers = [_dict(c) for c in _list(status.get("containerStatuses"))]
+        restarts = sum(c["restartCount"] for c in containers if isinstance(c.get("restartCount"), int))
+        waiting = next((_str(_dict(_dict(c.get("state")).get("waiting")).get("reason")) for c in containers
+                        if _dict(c.get("state")).get("waiting") is not None), "")
         return cls(
             namespace=_str(meta.get("namespace")),
             name=_str(meta.get("name")),
@@ -383,4 +395,7 @@ class PodView:
             created=parse_time(_str(meta.get("creationTimestamp"))),
             problems=tuple(problems),
             raw=obj,
+            restarts=restarts,
+            waiting_reason=waiting,
+            annotations=tuple(sorted((str(k), str(v)) for k, v in _dict(meta.get("annotations")).items())),
         )
