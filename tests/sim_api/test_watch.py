@@ -101,9 +101,12 @@ def test_watch_client_retries_once_then_raises_410() -> None:
         rv = core.list_namespaced_service("dev").metadata.resource_version
         for i in range(4):
             core.create_namespaced_service("dev", service(f"s{i}"))  # history of 2 no longer reaches rv
+        sim.server.requests.clear()
         with pytest.raises(ApiException) as exc:
-            events(core, resource_version=rv, timeout_seconds=2)
+            events(core, resource_version=rv)  # no timeout: Watch retries a 410 once before giving up
         assert exc.value.status == 410
+        watches = [p for m, p in sim.server.requests if "watch=true" in p]
+        assert len(watches) == 2 and all(f"resourceVersion={rv}" in p for p in watches)
         api.close()
 
 

@@ -1,5 +1,9 @@
 """Optional RBAC for the simulated cluster: a rule set for the demo user; everything else is 403 Forbidden.
 
+Users come from bearer tokens (tui.sim.server.TOKENS): `svcscope-demo-token` is the demo user,
+`svcscope-other-token` another user who is allowed nothing. A request without credentials counts as the demo
+user, because kubectl never sends credentials over plain HTTP.
+
 A rule reads like a Role (namespaces given) or a ClusterRole bound cluster-wide (no namespaces):
 
     RbacRules([Rule(verbs=("get", "list", "watch"), resources=("services",), namespaces=("dev",))])
@@ -16,7 +20,6 @@ from typing import Iterable
 from tui.sim import errors
 
 DEMO_USER = "svcscope-demo"
-ANONYMOUS = "system:anonymous"
 READ_VERBS = ("get", "list", "watch")
 
 

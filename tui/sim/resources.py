@@ -35,6 +35,8 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Service", "services", "service", True, ("svc",),
                  ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")),
     ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),
+    # Served so that `kubectl describe` finds (no) events instead of a 404, as on a real cluster.
+    ResourceType("", "v1", "Event", "events", "event", True, ("ev",)),
     ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True),
     ResourceType("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",)),
     ResourceType("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",)),

@@ -25,15 +25,16 @@ from aiohttp import web
 from tui.kube import selectors
 from tui.sim import admission, discovery, errors, patch, tables
 from tui.sim.faults import Faults
-from tui.sim.rbac import ANONYMOUS, RbacRules
+from tui.sim.rbac import DEMO_USER, RbacRules
 from tui.sim.resources import RESOURCES, ResourceType
 from tui.sim.store import ADDED, DELETED, MODIFIED, Event, Obj, Store
 
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
-# Bearer tokens the sim knows, and the user each one authenticates.
-TOKENS: dict[str, str] = {"svcscope-demo-token": "svcscope-demo"}
+# Bearer tokens the sim knows, and the user each one authenticates; any other token is 401 Unauthorized (as an
+# expired one). A request without credentials is the demo user: kubectl never sends a token over plain HTTP.
+TOKENS: dict[str, str] = {"svcscope-demo-token": DEMO_USER, "svcscope-other-token": "svcscope-other"}
 
 # Field selectors the apiserver supports per kind, besides metadata.name and metadata.namespace.
 FIELD_LABELS: dict[str, tuple[str, ...]] = {
@@ -122,6 +123,8 @@ class SimServer:
         self._snapshots: collections.OrderedDict[str, _Snapshot] = collections.OrderedDict()
         self._snapshot_seq = 0
         self._watches: set[_Watch] = set()
+        # The last requests as (method, path with query): tests assert on what a client really asked.
+        self.requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=1000)
         faults.on_expire(self._snapshots.clear)
         self._by_gv: dict[str, dict[str, ResourceType]] = {}
         for r in RESOURCES:
@@ -149,6 +152,7 @@ class SimServer:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
+        self.requests.append((request.method, request.path_qs))
         delay = self.faults.delay_seconds
         if delay:
             await asyncio.sleep(delay)
@@ -171,6 +175,7 @@ class SimServer:
     # -- routing ----------------------------------------------------------------------------------------------
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        user = self._user(request)
         parts = [p for p in request.path.split("/") if p]
         if request.method == "GET":
             doc = self._non_resource(parts)
@@ -180,7 +185,7 @@ class SimServer:
         if target is None:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource",
                                   causes=[errors.Cause("UnexpectedServerResponse", "404 page not found", "")])
-        return await self._serve(request, target)
+        return await self._serve(request, target, user)
 
     def _non_resource(self, parts: list[str]) -> web.StreamResponse | None:
         if not parts:
@@ -254,9 +259,12 @@ class SimServer:
     @staticmethod
     def _user(request: web.Request) -> str:
         auth = request.headers.get("Authorization", "")
-        if auth.startswith("Bearer "):
-            return TOKENS.get(auth[7:].strip(), ANONYMOUS)
-        return ANONYMOUS
+        if not auth:
+            return DEMO_USER
+        user = TOKENS.get(auth[7:].strip()) if auth.startswith("Bearer ") else None
+        if user is None:
+            raise errors.ApiError(401, "Unauthorized", "Unauthorized")
+        return user
 
     @staticmethod
     def _verb(request: web.Request, t: Target) -> str:
@@ -269,10 +277,10 @@ class SimServer:
             return "delete" if t.name else "deletecollection"
         return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(request.method, request.method.lower())
 
-    async def _serve(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def _serve(self, request: web.Request, t: Target, user: str) -> web.StreamResponse:
         verb = self._verb(request, t)
         if self.rbac is not None:
-            self.rbac.check(self._user(request), verb, t.res.group, t.res.plural, t.namespace, t.name)
+            self.rbac.check(user, verb, t.res.group, t.res.plural, t.namespace, t.name)
         if verb not in t.res.verbs and not t.subresource:
             raise errors.ApiError(405, "MethodNotAllowed",
                                   f"the server does not allow this method on the requested resource")

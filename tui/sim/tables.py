@@ -172,6 +172,17 @@ def _deployment(obj: Obj, now: datetime) -> list[Any]:
             n(status.get("availableReplicas")), _age(obj, now), names, images, _label_selector(spec.get("selector"))]
 
 
+def _event(obj: Obj, now: datetime) -> list[Any]:
+    meta, inv, source = _d(obj.get("metadata")), _d(obj.get("involvedObject")), _d(obj.get("source"))
+    first = parse_time(str(obj.get("firstTimestamp") or meta.get("creationTimestamp") or ""))
+    last = parse_time(str(obj.get("lastTimestamp") or obj.get("firstTimestamp") or meta.get("creationTimestamp") or ""))
+    count = obj.get("count") if isinstance(obj.get("count"), int) else 1
+    src = ", ".join(str(x) for x in (source.get("component"), source.get("host")) if x)
+    return [human_age(last, now), str(obj.get("type", "")), str(obj.get("reason", "")),
+            f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}", str(inv.get("fieldPath", "")), src,
+            str(obj.get("message", "")).strip(), human_age(first, now), str(count), _name(obj)]
+
+
 def _default(obj: Obj, now: datetime) -> list[Any]:
     return [_name(obj), str(_d(obj.get("metadata")).get("creationTimestamp", ""))]
 
@@ -252,6 +263,18 @@ PRINTERS: dict[str, tuple[tuple[Column, ...], CellFn]] = {
         _AGE,
         _CONTAINERS, _IMAGES, _SELECTOR,
     ), _deployment),
+    "Event": ((
+        ("Last Seen", "string", 0, "The time at which the most recent occurrence of this event was recorded."),
+        ("Type", "string", 0, "Type of this event (Normal, Warning), new types could be added in the future"),
+        ("Reason", "string", 0, "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."),
+        ("Object", "string", 0, "The object that this event is about."),
+        ("Subobject", "string", 1, "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement."),
+        ("Source", "string", 1, "The component reporting this event. Should be a short machine understandable string."),
+        ("Message", "string", 0, "A human-readable description of the status of this operation."),
+        ("First Seen", "string", 1, "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"),
+        ("Count", "string", 1, "The number of times this event has occurred."),
+        ("Name", "string", 1, _NAME_DESC),
+    ), _event),
 }
 _DEFAULT: tuple[tuple[Column, ...], CellFn] = (
     (_N, ("Created At", "date", 0, "CreationTimestamp is a timestamp representing the server time when this object was created.")),

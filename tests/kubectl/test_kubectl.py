@@ -1,0 +1,234 @@
+"""The real kubectl, unmodified, against the simulated cluster: the commands an admin runs, their real output."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from tests.conftest import wait_for
+from tests.kubectl.conftest import KUBECTL, Kubectl
+from tui.sim.cluster import SimCluster
+
+pytestmark = pytest.mark.kubectl
+
+SERVICE_YAML = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector:
+    app: web
+  clusterIP: 10.98.0.80
+  ports:
+  - port: 80
+    targetPort: 8080
+"""
+
+
+def rows(out: str) -> list[list[str]]:
+    """kubectl's table as cells (columns are separated by 2+ spaces; single spaces stay inside cells)."""
+    import re
+
+    return [re.split(r"\s{2,}", line.strip()) for line in out.strip().splitlines()]
+
+
+def test_get_svc_all_namespaces_wide(seeded: client.ApiClient, kubectl: Kubectl) -> None:
+    out = kubectl("get", "svc", "-A", "-o", "wide")
+    assert out.returncode == 0, out.stderr
+    table = rows(out.stdout)
+    assert table[0] == ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"]
+    by_name = {r[1]: r for r in table[1:]}
+    assert by_name["service-clusterip"][:6] == ["dev", "service-clusterip", "ClusterIP", "10.97.97.97", "<none>",
+                                                "80/TCP"]
+    assert by_name["service-clusterip"][7] == "app=nginx-pod"
+    assert by_name["service-nodeport"][2:6] == ["NodePort", "10.97.97.98", "<none>", "80:30002/TCP"]
+    assert by_name["kube-dns"][2:6] == ["ClusterIP", "10.96.0.10", "<none>", "53/UDP,53/TCP"]
+    assert by_name["kube-dns"][7] == "<none>"
+    assert [r[0] for r in table[1:]] == sorted(r[0] for r in table[1:])  # namespaces in order, as etcd lists
+
+
+def test_get_endpointslices_all_namespaces(seeded: client.ApiClient, kubectl: Kubectl) -> None:
+    out = kubectl("get", "endpointslices", "-A")
+    assert out.returncode == 0, out.stderr
+    table = rows(out.stdout)
+    assert table[0] == ["NAMESPACE", "NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    mine = [r for r in table[1:] if r[1] == "kube-dns-manual"]
+    assert mine and mine[0][:5] == ["kube-system", "kube-dns-manual", "IPv4", "53,53",
+                                    "10.244.0.2,10.244.0.3,10.244.0.4 + 1 more..."]
+
+
+def test_get_svc_watch_shows_a_later_create(sim_kubeconfig: Path, seeded: client.ApiClient, tmp_path: Path) -> None:
+    proc = subprocess.Popen([KUBECTL, f"--kubeconfig={sim_kubeconfig}", f"--cache-dir={tmp_path / 'c'}",
+                             "get", "svc", "-w", "-n", "dev"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any(l.startswith("service-nodeport") for l in lines), 30, message="initial listing")
+        assert lines[0].split() == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+        client.CoreV1Api(seeded).create_namespaced_service("dev", {
+            "metadata": {"name": "late"},
+            "spec": {"clusterIP": "10.98.0.5", "ports": [{"port": 8080, "protocol": "TCP"}]}})
+        late = wait_for(lambda: [l for l in lines if l.startswith("late ")], 30, message="the watched create")
+        assert late[0].split()[:5] == ["late", "ClusterIP", "10.98.0.5", "<none>", "8080/TCP"]
+        assert sum(1 for l in lines if l.startswith("NAME")) == 1  # one header, as against a real apiserver
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_describe_svc(seeded: client.ApiClient, kubectl: Kubectl) -> None:
+    out = kubectl("describe", "svc", "kube-dns", "-n", "kube-system")
+    assert out.returncode == 0, out.stderr
+    fields = {}
+    for line in out.stdout.splitlines():
+        if ":" in line and not line.startswith(" "):
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    assert fields["Name"] == "kube-dns"
+    assert fields["Namespace"] == "kube-system"
+    assert fields["Labels"] == "k8s-app=kube-dns"
+    assert fields["IP"] == "10.96.0.10"
+    assert "dns  53/UDP" in out.stdout and "dns-tcp  53/TCP" in out.stdout
+    assert "10.244.0.2:53,10.244.0.3:53,10.244.0.4:53 + 1 more..." in out.stdout  # from the EndpointSlice
+    assert fields["Events"] == "<none>"
+    assert "error" not in out.stderr.lower()
+
+
+def test_get_kube_proxy_configmap_yaml(seeded: client.ApiClient, kubectl: Kubectl) -> None:
+    out = kubectl("get", "cm", "kube-proxy", "-n", "kube-system", "-o", "yaml")
+    assert out.returncode == 0, out.stderr
+    doc = yaml.safe_load(out.stdout)
+    assert doc["kind"] == "ConfigMap" and doc["apiVersion"] == "v1"
+    assert doc["metadata"]["name"] == "kube-proxy" and doc["metadata"]["namespace"] == "kube-system"
+    assert doc["metadata"]["resourceVersion"].isdigit() and doc["metadata"]["uid"]
+    assert yaml.safe_load(doc["data"]["config.conf"])["mode"] == "ipvs"
+
+
+def test_create_f_then_errors(seeded: client.ApiClient, kubectl: Kubectl, tmp_path: Path) -> None:
+    manifest = tmp_path / "x.yaml"
+    manifest.write_text(SERVICE_YAML)
+    out = kubectl("create", "-f", str(manifest))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "service/web created"
+    got = client.CoreV1Api(seeded).read_namespaced_service("web", "dev")
+    assert got.spec.ports[0].target_port == 8080
+    again = kubectl("create", "-f", str(manifest))
+    assert again.returncode == 1
+    assert again.stderr.strip() == (f'Error from server (AlreadyExists): error when creating "{manifest}": '
+                                    'services "web" already exists')
+    nowhere = kubectl("create", "-f", str(manifest), "-n", "nope")
+    assert nowhere.returncode == 1
+    assert nowhere.stderr.strip() == (f'Error from server (NotFound): error when creating "{manifest}": '
+                                      'namespaces "nope" not found')
+
+
+def test_create_from_stdin_dry_run_server(seeded: client.ApiClient, kubectl: Kubectl) -> None:
+    out = kubectl("create", "-f", "-", "--dry-run=server", "-o", "yaml", input=SERVICE_YAML)
+    assert out.returncode == 0, out.stderr
+    assert yaml.safe_load(out.stdout)["metadata"]["name"] == "web"
+    assert kubectl("get", "svc", "web").returncode == 1  # nothing stored
+
+
+def test_delete_svc(seeded: client.ApiClient, kubectl: Kubectl) -> None:
+    out = kubectl("delete", "svc", "service-clusterip")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == 'service "service-clusterip" deleted'
+    gone = kubectl("get", "svc", "service-clusterip")
+    assert gone.returncode == 1
+    assert gone.stderr.strip() == 'Error from server (NotFound): services "service-clusterip" not found'
+
+
+def test_label_annotate_patch_and_rollout_restart(seeded: client.ApiClient, kubectl: Kubectl) -> None:
+    assert kubectl("label", "svc", "service-clusterip", "tier=front").returncode == 0
+    assert kubectl("annotate", "svc", "service-clusterip", "note=hello").returncode == 0
+    out = kubectl("patch", "svc", "service-nodeport", "-p", '{"spec":{"ports":[{"port":80,"nodePort":30080}]}}')
+    assert out.returncode == 0, out.stderr
+    core = client.CoreV1Api(seeded)
+    svc = core.read_namespaced_service("service-clusterip", "dev")
+    assert svc.metadata.labels == {"tier": "front"} and svc.metadata.annotations == {"note": "hello"}
+    ports = core.read_namespaced_service("service-nodeport", "dev").spec.ports
+    assert [(p.port, p.node_port, p.target_port) for p in ports] == [(80, 30080, 80)]  # merged by port
+    apps = client.AppsV1Api(seeded)
+    apps.create_namespaced_daemon_set("kube-system", {
+        "metadata": {"name": "kube-proxy"},
+        "spec": {"selector": {"matchLabels": {"k8s-app": "kube-proxy"}},
+                 "template": {"metadata": {"labels": {"k8s-app": "kube-proxy"}},
+                              "spec": {"containers": [{"name": "kube-proxy", "image": "kube-proxy:v1.32.4"}]}}}})
+    out = kubectl("rollout", "restart", "ds/kube-proxy", "-n", "kube-system")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "daemonset.apps/kube-proxy restarted"
+    ds = apps.read_namespaced_daemon_set("kube-proxy", "kube-system")
+    assert "kubectl.kubernetes.io/restartedAt" in ds.spec.template.metadata.annotations
+    assert ds.metadata.generation == 2
+
+
+def test_resource_kinds_print_kubectls_columns(seeded: client.ApiClient, kubectl: Kubectl) -> None:
+    core, apps = client.CoreV1Api(seeded), client.AppsV1Api(seeded)
+    core.create_node({"metadata": {"name": "node1", "labels": {"node-role.kubernetes.io/control-plane": ""}},
+                      "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                                 "addresses": [{"type": "InternalIP", "address": "192.168.56.10"}]}})
+    core.create_namespaced_pod("dev", {
+        "metadata": {"name": "pc-1"},
+        "spec": {"nodeName": "node1", "containers": [{"name": "nginx", "image": "nginx:1.17.1"}]},
+        "status": {"phase": "Running", "podIP": "10.244.1.3",
+                   "containerStatuses": [{"name": "nginx", "ready": True, "restartCount": 2, "image": "nginx",
+                                          "imageID": "", "state": {"running": {}}}]}})
+    apps.create_namespaced_deployment("dev", {
+        "metadata": {"name": "pc-deployment"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "nginx-pod"}},
+                 "template": {"metadata": {"labels": {"app": "nginx-pod"}},
+                              "spec": {"containers": [{"name": "nginx", "image": "nginx:1.17.1"}]}}}})
+    expected = {
+        "nodes": ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE",
+                  "KERNEL-VERSION", "CONTAINER-RUNTIME"],
+        "pods": ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE", "READINESS GATES"],
+        "deployments": ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"],
+        "namespaces": ["NAME", "STATUS", "AGE"],
+        "configmaps": ["NAME", "DATA", "AGE"],
+    }
+    for kind, header in expected.items():
+        out = kubectl("get", kind, "-o", "wide", "-n", "kube-system" if kind == "configmaps" else "dev")
+        assert out.returncode == 0, out.stderr
+        assert rows(out.stdout)[0] == header, kind
+    pods = rows(kubectl("get", "pods", "-o", "wide").stdout)
+    assert pods[1][:4] == ["pc-1", "1/1", "Running", "2"] and pods[1][5:7] == ["10.244.1.3", "node1"]
+    nodes = rows(kubectl("get", "nodes").stdout)
+    assert nodes[1][:3] == ["node1", "Ready", "control-plane"]
+    deps = rows(kubectl("get", "deploy", "-o", "wide").stdout)
+    assert deps[1][0] == "pc-deployment" and deps[1][5:] == ["nginx", "nginx:1.17.1", "app=nginx-pod"]
+    apps.create_namespaced_daemon_set("kube-system", {
+        "metadata": {"name": "kube-proxy"},
+        "spec": {"selector": {"matchLabels": {"k8s-app": "kube-proxy"}},
+                 "template": {"metadata": {"labels": {"k8s-app": "kube-proxy"}},
+                              "spec": {"containers": [{"name": "kube-proxy", "image": "kube-proxy:v1.32.4"}]}}}})
+    ds = rows(kubectl("get", "ds", "-A").stdout)
+    assert ds[0] == ["NAMESPACE", "NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE",
+                     "NODE SELECTOR", "AGE"]
+
+
+def test_unknown_resource_type(sim: SimCluster, seeded: client.ApiClient, kubectl: Kubectl) -> None:
+    out = kubectl("get", "ingresses")
+    assert out.returncode == 1
+    assert 'the server doesn\'t have a resource type "ingresses"' in out.stderr
+
+
+def test_forbidden_as_kubectl_prints_it(tmp_path: Path) -> None:
+    from tui.sim.rbac import RbacRules, Rule
+
+    with SimCluster(scenario="empty", rbac=RbacRules([Rule(("get", "list"), ("services",), namespaces=("dev",))])) as sim:
+        kc = sim.write_kubeconfig(tmp_path / "kc")
+        base = [KUBECTL, f"--kubeconfig={kc}", f"--cache-dir={tmp_path / 'c'}"]
+        ok = subprocess.run(base + ["get", "svc"], capture_output=True, text=True, timeout=60)
+        assert ok.returncode == 0 and "No resources found in dev namespace." in ok.stderr
+        denied = subprocess.run(base + ["get", "svc", "-A"], capture_output=True, text=True, timeout=60)
+        assert denied.returncode == 1
+        assert denied.stderr.strip() == ('Error from server (Forbidden): services is forbidden: User "svcscope-demo" '
+                                         'cannot list resource "services" in API group "" at the cluster scope')
