@@ -24,7 +24,6 @@ metadata:
 spec:
   selector:
     app: web
-  clusterIP: 10.98.0.80
   ports:
   - port: 80
     targetPort: 8080
