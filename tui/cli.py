@@ -18,6 +18,7 @@ COMMANDS: tuple[str, ...] = (
     "sim",
     "services",
     "endpointslices",
+    "proxy_mode",
 )
 
 

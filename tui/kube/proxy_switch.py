@@ -221,6 +221,7 @@ class SwitchOutcome:
     blocked: bool = False  # preflight failed and was not overridden
     declined: bool = False  # the admin said no at the confirmation
     conflict: bool = False  # the ConfigMap changed between read and write
+    old_mode: str = ""  # the configured mode before the switch (for the leftovers report)
 
 
 class SwitchError(Exception):
@@ -635,8 +636,11 @@ class ProxySwitch:
     # -- the whole flow ----------------------------------------------------------------------------------------
 
     def run(self, change: ConfigChange, confirm: Callable[[Mutation, StepResult], bool], *, force: bool = False,
-            auto_rollback: bool = True, load_modules: Callable[[Preflight], Preflight] | None = None) -> SwitchOutcome:
-        """read -> preflight -> diff -> guarded (dry run, confirm, apply, verify) -> roll back on failure."""
+            auto_rollback: bool = True, load_modules: Callable[[Preflight], None] | None = None) -> SwitchOutcome:
+        """read -> preflight -> diff -> guarded (dry run, confirm, apply, verify) -> roll back on failure.
+
+        `load_modules(preflight)`, when given, runs when modules are loadable but not loaded (the explicit
+        "load module" step, which goes through the guard itself); the preflight is then run again."""
         outcome = SwitchOutcome(False, "")
         self.guard.check(f"switching kube-proxy to {change.describe()}")
         self.emit(StepStarted("read", f"read ConfigMap {CONFIGMAP_NAMESPACE}/{CONFIGMAP_NAME}"))
@@ -647,6 +651,7 @@ class ProxySwitch:
             self._step(outcome, "read", StepResult(False, str(exc)))
             outcome.message = str(exc)
             return outcome
+        outcome.old_mode = state.config.mode
         self._step(outcome, "read", StepResult(True, f"configured: mode {state.config.mode}, scheduler "
                                                      f"{state.config.scheduler}, strictARP "
                                                      f"{str(state.config.strict_arp).lower()} (resourceVersion "
@@ -659,7 +664,8 @@ class ProxySwitch:
         self.emit(StepStarted("preflight", f"preflight for {plan.target.mode} on this node"))
         pre = self.preflight(state, plan)
         if load_modules is not None and pre.loadable_modules:
-            pre = load_modules(pre)
+            load_modules(pre)
+            pre = self.preflight(state, plan)
         self.emit(PreflightDone(pre))
         self._step(outcome, "preflight", StepResult(not pre.blocked or force, pre.summary() + (
             "; overridden with --force" if pre.blocked and force else "")))

@@ -397,3 +397,12 @@ def _set_status(pod: Obj, ok: bool, reason: str, now: str, restarts: int) -> Non
                                           "startedAt": now, "finishedAt": now}}
     status["containerStatuses"] = [cs]
 
+
+def ensure_kube_proxy(sim: Any, crash_interval: float = 2.0) -> KubeProxyPods:
+    """The cluster's kube-proxy emulation, added once (before or after the cluster starts)."""
+    comp = getattr(sim, "kube_proxy", None)
+    if comp is None:
+        comp = KubeProxyPods(sim.store, crash_interval=crash_interval)
+        sim.add_component(comp)
+        sim.kube_proxy = comp
+    return comp
