@@ -231,3 +231,55 @@ def test_forbidden_as_kubectl_prints_it(tmp_path: Path) -> None:
         assert denied.returncode == 1
         assert denied.stderr.strip() == ('Error from server (Forbidden): services is forbidden: User "svcscope-demo" '
                                          'cannot list resource "services" in API group "" at the cluster scope')
+
+
+INVALID = {
+    # decoding comes first: unknown fields under kubectl's default --validate=strict, then Go type errors
+    "unknown-field": ("  foo: bar\n  ports:\n  - port: 80\n",
+                      'Error from server (BadRequest): error when creating "{f}": Service in version "v1" cannot be '
+                      'handled as a Service: strict decoding error: unknown field "spec.foo"'),
+    "wrong-type": ("  ports:\n  - port: eighty\n",
+                   'Error from server (BadRequest): error when creating "{f}": Service in version "v1" cannot be '
+                   "handled as a Service: json: cannot unmarshal string into Go struct field "
+                   "ServicePort.spec.ports.port of type int32"),
+    # then validation (422), which kubectl words as "The Service ... is invalid"
+    "node-port-range": ("  type: NodePort\n  ports:\n  - port: 80\n    nodePort: 40000\n",
+                        'The Service "bad" is invalid: spec.ports[0].nodePort: Invalid value: 40000: provided port '
+                        "is not in the valid range. The range of valid ports is 30000-32767"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_create_f_invalid_manifests(seeded: client.ApiClient, kubectl: Kubectl, tmp_path: Path, case: str) -> None:
+    spec, expected = INVALID[case]
+    manifest = tmp_path / f"{case}.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  selector:\n    app: web\n" + spec)
+    out = kubectl("create", "-f", str(manifest))
+    assert out.returncode == 1
+    assert out.stderr.strip() == expected.format(f=manifest)
+    assert kubectl("get", "svc", "bad").returncode == 1
+
+
+def test_create_f_validate_warn_drops_unknown_fields(seeded: client.ApiClient, kubectl: Kubectl,
+                                                     tmp_path: Path) -> None:
+    manifest = tmp_path / "warn.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: warned\nspec:\n  foo: bar\n"
+                        "  ports:\n  - port: 80\n")
+    out = kubectl("create", "-f", str(manifest), "--validate=warn")
+    assert out.returncode == 0, out.stderr
+    assert 'Warning: unknown field "spec.foo"' in out.stderr
+    stored = client.CoreV1Api(seeded).read_namespaced_service("warned", "dev", _preload_content=False)
+    assert b'"foo"' not in stored.data  # dropped, as decoding into the Go struct drops it
+
+
+def test_apply_twice_merges_by_the_last_applied_configuration(seeded: client.ApiClient, kubectl: Kubectl,
+                                                              tmp_path: Path) -> None:
+    manifest = tmp_path / "web.yaml"
+    manifest.write_text(SERVICE_YAML)
+    assert kubectl("apply", "-f", str(manifest)).stdout.strip() == "service/web created"
+    manifest.write_text(SERVICE_YAML.replace("targetPort: 8080", "targetPort: 9090"))
+    out = kubectl("apply", "-f", str(manifest))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "service/web configured"
+    svc = client.CoreV1Api(seeded).read_namespaced_service("web", "dev")
+    assert [(p.port, p.target_port) for p in svc.spec.ports] == [(80, 9090)]

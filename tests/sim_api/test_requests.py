@@ -110,3 +110,25 @@ def test_discovery_documents(http) -> None:
     patch = doc["paths"]["/api/v1/namespaces/{namespace}/services/{name}"]["patch"]
     assert patch["x-kubernetes-group-version-kind"] == {"group": "", "version": "v1", "kind": "Service"}
     assert any(p["name"] == "fieldValidation" for p in patch["parameters"])
+
+
+def test_decoding_type_errors_and_unknown_fields(sim: SimCluster) -> None:
+    pool = urllib3.PoolManager()
+    url = sim.url + "/api/v1/namespaces/dev/services"
+    pool.request("POST", sim.url + "/api/v1/namespaces", body=json.dumps({"metadata": {"name": "dev"}}))
+    body = {"metadata": {"name": "web"}, "spec": {"foo": 1, "ports": [{"port": 80, "bar": 2}]}}
+    strict = pool.request("POST", url + "?fieldValidation=Strict", body=json.dumps(body))
+    assert strict.status == 400
+    assert json.loads(strict.data)["message"] == (
+        'Service in version "v1" cannot be handled as a Service: strict decoding error: unknown field "spec.foo", '
+        'unknown field "spec.ports[0].bar"')
+    warn = pool.request("POST", url, body=json.dumps(body))  # no fieldValidation: Warn, the apiserver's default
+    assert warn.status == 201
+    assert warn.headers.getlist("Warning") == ['299 - "unknown field \\"spec.foo\\""',
+                                               '299 - "unknown field \\"spec.ports[0].bar\\""']
+    stored = json.loads(warn.data)
+    assert "foo" not in stored["spec"] and stored["spec"]["ports"][0].get("bar") is None
+    bad = pool.request("POST", url, body=json.dumps({"metadata": {"name": "x"}, "spec": {"ports": {"port": 80}}}))
+    assert bad.status == 400
+    assert json.loads(bad.data)["message"].endswith(
+        "json: cannot unmarshal object into Go struct field ServiceSpec.spec.ports of type []v1.ServicePort")

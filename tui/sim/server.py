@@ -23,7 +23,7 @@ import yaml
 from aiohttp import web
 
 from tui.kube import selectors
-from tui.sim import admission, discovery, errors, patch, tables
+from tui.sim import admission, discovery, errors, fields, patch, tables
 from tui.sim.faults import Faults
 from tui.sim.rbac import DEMO_USER, RbacRules
 from tui.sim.resources import RESOURCES, ResourceType
@@ -71,8 +71,19 @@ def status_response(err: errors.ApiError) -> web.Response:
     return web.Response(status=err.code, body=_dump(err.status()), content_type=JSON)
 
 
-def json_response(obj: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=_dump(obj), content_type=JSON)
+def json_response(obj: Any, status: int = 200, warnings: list[str] | tuple[str, ...] = ()) -> web.Response:
+    resp = web.Response(status=status, body=_dump(obj), content_type=JSON)
+    for w in warnings:  # as the apiserver's Warning headers, which kubectl prints as "Warning: ..."
+        resp.headers.add("Warning", '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return resp
+
+
+def _decode(request: web.Request, t: "Target", obj: Obj) -> fields.Decoded:
+    """Type errors and unknown fields, before anything else looks at the object (the apiserver's decoder)."""
+    try:
+        return fields.decode(t.res.kind, t.res.api_version, obj, request.query.get("fieldValidation", ""))
+    except fields.DecodeError as exc:
+        raise errors.bad_request(str(exc)) from None
 
 
 @dataclass
@@ -397,7 +408,8 @@ class SimServer:
         if t.res.namespaced and not t.namespace:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
         body = await self._body(request)
-        obj = self._object_body(body, t)
+        decoded = _decode(request, t, self._object_body(body, t))
+        obj = decoded.obj
         meta = obj["metadata"]
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = str(meta["generateName"]) + "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
@@ -408,11 +420,12 @@ class SimServer:
         with self.store.lock:
             obj = admission.admit(self.store, t.res, obj, None, dry)
             created = self.store.create(t.res, obj, dry_run=dry)
-        return json_response(created, 201)
+        return json_response(created, 201, decoded.warnings)
 
     async def _update(self, request: web.Request, t: Target) -> web.Response:
         body = await self._body(request)
-        obj = self._object_body(body, t)
+        decoded = _decode(request, t, self._object_body(body, t))
+        obj = decoded.obj
         name = obj["metadata"].get("name")
         if name != t.name:
             raise errors.bad_request(f"the name of the object ({name}) does not match the name on the URL ({t.name})")
@@ -425,7 +438,7 @@ class SimServer:
             else:
                 obj = admission.admit(self.store, t.res, obj, old, dry)
             updated = self.store.update(t.res, obj, dry_run=dry)
-        return json_response(updated)
+        return json_response(updated, warnings=decoded.warnings)
 
     async def _patch(self, request: web.Request, t: Target) -> web.Response:
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -447,12 +460,14 @@ class SimServer:
                 raise errors.bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request")
             patched["apiVersion"], patched["kind"] = t.res.api_version, t.res.kind
+            decoded = _decode(request, t, patched)
+            patched = decoded.obj
             if t.subresource == "status":
                 patched = {**old, "status": patched.get("status")}
             else:
                 patched = admission.admit(self.store, t.res, patched, old, dry)
             updated = self.store.update(t.res, patched, dry_run=dry)
-        return json_response(updated)
+        return json_response(updated, warnings=decoded.warnings)
 
     async def _delete(self, request: web.Request, t: Target) -> web.Response:
         body = await self._body(request, allow_empty=True)
