@@ -1,0 +1,118 @@
+"""From process start to a full ClusterState (every Service and EndpointSlice) vs kubectl listing the same, side by side.
+
+Why: issue 3 asks svcscope to be populated no slower than `kubectl get svc -A -o json` plus `kubectl get
+endpointslices -A -o json` on the same cluster (ratio <= 1.0), under 2 s, in under 300 MB resident.
+
+The simulated cluster (10,000 Services, 5 pods each: 50,000 endpoints) runs in this process. Each round runs, as
+fresh processes: svcscope's side (this script with --child: import, connect with the kubeconfig, start the services
+and endpointslices caches, apply both reset batches to a ClusterState) and kubectl's two commands one after the
+other (with a warm discovery cache, as an admin's). Prints the best and median of each, the ratio, and svcscope's
+resident memory once populated.
+Run: python bench/start_to_populated.py [SERVICES] [PODS_PER_SERVICE] [ROUNDS]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run the checkout this script is in
+
+
+def child(kubeconfig: str, started: float) -> None:
+    """svcscope's side, in its own process: `started` is the parent's wall clock just before it spawned us."""
+    from kubernetes import config
+
+    from tui.kube.cache import ENDPOINTSLICES, SERVICES, Batch, ListWatchCache
+    from tui.kube.state import ClusterState
+
+    api = config.new_client_from_config(config_file=kubeconfig)
+    state = ClusterState()
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def on_batch(batch: Batch) -> None:
+        with lock:
+            state.apply(batch)
+            if state.synced >= {"services", "endpointslices"}:
+                done.set()
+
+    caches = [ListWatchCache(api, res, None, on_batch=on_batch).start() for res in (SERVICES, ENDPOINTSLICES)]
+    if not done.wait(120):
+        raise SystemExit("the caches did not sync in 120 s")
+    elapsed = time.time() - started
+    endpoints = sum(len(s.endpoints) for s in state.slices.values())
+    rss = hwm = 0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])
+        elif line.startswith("VmHWM:"):
+            hwm = int(line.split()[1])
+    for cache in caches:
+        cache.stop(join=None)
+    print(json.dumps({"elapsed": elapsed, "services": len(state.services), "endpoints": endpoints,
+                      "rss_mb": rss / 1024, "peak_mb": hwm / 1024}))
+
+
+def run_svcscope(kubeconfig: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started = time.time()
+    out = subprocess.run([sys.executable, __file__, "--child", str(kubeconfig), repr(started)], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_kubectl(kubeconfig: Path, cache_dir: str) -> tuple[float, int, int]:
+    started = time.time()
+    counts = []
+    for resource in ("svc", "endpointslices"):
+        out = subprocess.run(["kubectl", "get", resource, "-A", "-o", "json", "--kubeconfig", str(kubeconfig),
+                              f"--cache-dir={cache_dir}"], capture_output=True, check=True).stdout
+        counts.append(len(json.loads(out)["items"]))
+    return time.time() - started, counts[0], counts[1]
+
+
+def main(services: int, pods: int, rounds: int) -> None:
+    from tui.sim.cluster import SimCluster
+
+    t0 = time.time()
+    sim = SimCluster(scenario="empty", services=services, pods_per_service=pods).start()
+    print(f"sim with {services} Services x {pods} pods ready in {time.time() - t0:.1f} s", flush=True)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            kubeconfig = sim.write_kubeconfig(Path(tmp) / "kubeconfig")
+            cache_dir = str(Path(tmp) / "kubectl-cache")
+            run_kubectl(kubeconfig, cache_dir)  # warm kubectl's discovery cache, as an admin's is
+            ours, theirs = [], []
+            for _ in range(rounds):
+                result = run_svcscope(kubeconfig)
+                ours.append(result)
+                elapsed, nsvc, nslices = run_kubectl(kubeconfig, cache_dir)
+                theirs.append(elapsed)
+    finally:
+        sim.stop()
+    mine = [r["elapsed"] for r in ours]
+    last = ours[-1]
+    print(f"{last['services']} Services, {last['endpoints']} endpoints in {nslices} EndpointSlices "
+          f"(kubectl saw {nsvc} Services), {rounds} rounds:")
+    print(f"  svcscope start -> full ClusterState   best {min(mine):6.2f} s   median {statistics.median(mine):6.2f} s")
+    print(f"  kubectl get svc + endpointslices -A   best {min(theirs):6.2f} s   median "
+          f"{statistics.median(theirs):6.2f} s")
+    print(f"  ratio svcscope/kubectl (median)       {statistics.median(mine) / statistics.median(theirs):6.3f}")
+    print(f"  svcscope resident memory populated    {last['rss_mb']:6.0f} MB (peak {last['peak_mb']:.0f} MB)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], float(sys.argv[3]))
+    else:
+        args = [int(a) for a in sys.argv[1:4]]
+        main(*(args + [10_000, 5, 3][len(args):]))
