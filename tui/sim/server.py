@@ -680,6 +680,8 @@ class SimServer:
 
         def translate(ev: Event) -> tuple[str, Obj] | None:
             """The event as this watch's filter sees it: an object leaving the selection is DELETED, entering ADDED."""
+            if t.namespace and ev.namespace != t.namespace:
+                return None  # a namespaced watch sees only its namespace, as the apiserver's
             if where is None:
                 return ev.type, ev.obj
             new_in = ev.type != DELETED and where(ev.obj)
