@@ -45,3 +45,28 @@ def sim() -> Iterator[SimCluster]:
 @pytest.fixture
 def sim_kubeconfig(sim: SimCluster, tmp_path: Path) -> Path:
     return sim.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+# --- snapshots: SVGs live in the top-level snapshots/ folder (tui-shell) -----------------------------------------
+# pytest-textual-snapshot looks its extension up by name at call time, so replacing the module attribute moves every
+# `snap_compare` snapshot to snapshots/<test dir below tests>/<test file>/<test name>.svg.
+
+from pathlib import Path as _Path
+
+import pytest_textual_snapshot as _pts
+
+SNAPSHOT_ROOT = _Path(__file__).resolve().parent.parent / "snapshots"
+_TESTS_ROOT = _Path(__file__).resolve().parent
+
+
+class TopLevelSVGImageExtension(_pts.SVGImageExtension):
+    @classmethod
+    def dirname(cls, *, test_location) -> str:  # type: ignore[override]
+        test_file = _Path(test_location.filepath).resolve()
+        relative = test_file.parent.relative_to(_TESTS_ROOT)
+        return str(SNAPSHOT_ROOT / relative / test_location.basename)
+
+
+_pts.SVGImageExtension = TopLevelSVGImageExtension
+
+# --- end of snapshots block ---------------------------------------------------------------------------------------

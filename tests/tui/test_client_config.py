@@ -175,7 +175,7 @@ def test_namespace_from_flag_then_context_then_default(tmp_path):
     assert connect(kubeconfig=str(cfg), namespace="web", env={}).namespace == "web"
     plain = kubeconfig(tmp_path / "plain", "http://127.0.0.1:1")
     conn = connect(kubeconfig=str(plain), all_namespaces=True, env={})
-    assert (conn.namespace, conn.all_namespaces, conn.scope) == ("default", True, "all namespaces")
+    assert (conn.namespace, conn.all_namespaces, conn.scope.label) == ("default", True, "all namespaces")
 
 
 def test_kubeconfig_env_merges_files_first_wins(tmp_path):

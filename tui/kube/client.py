@@ -61,6 +61,19 @@ class ContextInfo:
     server: str
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What the user is looking at: which context, which namespace (or all). The header and panes follow it."""
+
+    context: str
+    namespace: str
+    all_namespaces: bool = False
+
+    @property
+    def label(self) -> str:
+        return "all namespaces" if self.all_namespaces else f"namespace {self.namespace}"
+
+
 @dataclass(frozen=True, eq=False)
 class Connection:
     """A ready-to-use client plus what the header and the panes need to know about it."""
@@ -81,8 +94,8 @@ class Connection:
         return replace(self, namespace=namespace or self.namespace, all_namespaces=all_namespaces)
 
     @property
-    def scope(self) -> str:
-        return "all namespaces" if self.all_namespaces else self.namespace
+    def scope(self) -> Scope:
+        return Scope(self.context, self.namespace, self.all_namespaces)
 
     def close(self) -> None:
         self.api_client.close()
@@ -249,6 +262,23 @@ def connect(
         f"--kubeconfig, or {DEMO_HINT}.",
         "no-config",
     )
+
+
+def reconnect(conn: Connection, context: str, namespace: str | None = None, all_namespaces: bool = False) -> Connection:
+    """The same kubeconfig files, another context (`:ctx`). No network traffic: check_access the result."""
+    if conn.in_cluster:
+        raise KubeConnectionError(
+            "Running with the in-cluster service account, there are no other contexts: start svcscope with "
+            "--kubeconfig to use one.",
+            "unknown-context",
+        )
+    kc = read_kubeconfig(list(conn.kubeconfig), "$KUBECONFIG")
+    if kc is None:
+        raise KubeConnectionError(
+            f"The kubeconfig {', '.join(map(str, conn.kubeconfig))} is gone: it was deleted or moved since start-up.",
+            "no-config",
+        )
+    return _from_kubeconfig(kc, context, namespace, all_namespaces)
 
 
 def list_contexts(kubeconfig: str | None = None, *, env: Mapping[str, str] | None = None) -> tuple[

@@ -1,0 +1,44 @@
+"""Snapshots of the shell's screens at 80x24 and 160x48 (SVGs under snapshots/tui/test_snapshots/).
+
+Sync tests, as snap_compare requires; the app is built by the same factory as the CLI with a fixed clock, so no
+wall-clock value reaches an SVG. Update deliberately: `pytest tests/tui/test_snapshots.py --snapshot-update`,
+then look at the SVGs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tui.widgets.command_line import JumpInput
+
+SIZES = [(80, 24), (160, 48)]
+
+
+async def _settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_main_screen(snap_compare, make_app, size):
+    assert snap_compare(make_app(demo=True), terminal_size=size, run_before=_settle)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_help_screen(snap_compare, make_app, size):
+    assert snap_compare(make_app(read_only=True), press=["question_mark"], terminal_size=size, run_before=_settle)
+
+
+def test_command_line_completing_a_namespace(snap_compare, make_app):
+    async def type_partial_namespace(pilot) -> None:
+        app = pilot.app
+        for _ in range(200):  # the namespace list arrives from a worker
+            if app.known_namespaces:
+                break
+            await pilot.pause(0.05)
+        await pilot.press("colon")
+        app.screen.query_one(JumpInput).cursor_blink = False
+        await pilot.press(*"ns ku")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=type_partial_namespace)

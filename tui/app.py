@@ -1,0 +1,309 @@
+"""SvcscopeApp: screens, global keys, the jump commands, and the state every screen shares.
+
+State lives here and flows one way: workers (threads, never touching widgets) post messages from tui.messages;
+`@on` handlers update the app's reactives (`scope`, `connection_state`); widgets watch those and render.
+Worker failures are handled in one place (`on_worker_state_changed`) and reach the user as one sentence.
+
+`create_app` is the one factory the CLI and the tests both use (posting's pattern): a connection, a clock (no
+wall-clock values in tests or snapshots), and options.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
+
+from tui import __version__
+from tui.config import StateStore
+from tui.jump import JUMPS, JumpRegistry, UnknownJump
+from tui.kube.client import Connection, KubeConnectionError, Scope, check_access, explain_error, reconnect
+from tui.kube.connection import Clock, ConnectionState, Phase, combine, utc_now
+from tui.messages import ConnectionStateChanged, ContextSwitched, NamespacesListed
+from tui.palette import JumpProvider
+from tui.screens.base import BaseScreen
+from tui.screens.help import HelpScreen, collect_keys
+from tui.screens.main import MainScreen
+from tui.widgets.command_line import CommandLine
+
+ALL_WORDS = ("all", "*", "-A", "--all-namespaces")
+_NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+LIST_TIMEOUT = (5.0, 30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class AppOptions:
+    read_only: bool = False
+    demo: bool = False
+    no_color: bool = False
+    theme: str = "textual-dark"
+
+
+class SvcscopeApp(App[int]):
+    TITLE = "svcscope"
+    SUB_TITLE = __version__
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {JumpProvider}
+    COMMAND_PALETTE_DISPLAY = "^p"
+    BINDINGS = [
+        Binding("colon", "command_line", "command", key_display=":"),
+        Binding("slash", "filter", "filter", key_display="/"),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("ctrl+r", "refresh", "refresh"),
+        Binding("escape", "back", "back", key_display="esc"),
+        Binding("q", "quit", "quit"),
+        Binding("ctrl+p", "command_palette", "palette", show=False, priority=True),
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
+    ]
+
+    scope: reactive[Scope] = reactive(Scope("", "default"), init=False)
+    connection_state: reactive[ConnectionState] = reactive(ConnectionState.connecting(utc_now()), init=False)
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        clock: Clock = utc_now,
+        options: AppOptions = AppOptions(),
+        state: StateStore | None = None,
+        registry: JumpRegistry = JUMPS,
+    ) -> None:
+        if options.no_color:
+            os.environ["NO_COLOR"] = "1"  # Textual reads it (and removes it) while constructing the app
+        super().__init__()
+        self.connection = connection
+        self.clock = clock
+        self.options = options
+        self.state_store = state
+        self.registry = registry
+        self.known_namespaces: tuple[str, ...] = ()
+        self._states: dict[str, ConnectionState] = {}
+        # Published on ctrl+r; panes and caches subscribe to relist.
+        self.refresh_signal: Signal[None] = Signal(self, "refresh")
+        self.set_reactive(SvcscopeApp.scope, connection.scope)
+        self._reset_states()
+        if options.theme in self.available_themes:
+            self.theme = options.theme
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: str = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications carry server text (brackets and all): plain text unless asked otherwise."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)  # type: ignore[arg-type]
+
+    # --- screens and global keys -----------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen()
+
+    def on_mount(self) -> None:
+        self.list_namespaces()
+
+    def action_command_line(self) -> None:
+        self.open_command_line("")
+
+    def open_command_line(self, text: str = "") -> None:
+        if isinstance(self.screen, BaseScreen):
+            self.screen.open_command_line(text)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(collect_keys(self, self.screen), self.registry))
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_filter(self) -> None:
+        # Panes bind `/` themselves; reaching the app means nothing focused can filter.
+        self.notify("Nothing to filter here: focus a pane that lists something (filters arrive with issue 3).")
+
+    def action_refresh(self) -> None:
+        self.list_namespaces()
+        self.refresh_signal.publish(None)
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+    # --- jump commands ---------------------------------------------------------------------------------------
+
+    @on(CommandLine.Submitted)
+    def run_command(self, event: CommandLine.Submitted) -> None:
+        try:
+            command, arg = self.registry.parse(event.text)
+        except UnknownJump as exc:
+            self.notify(str(exc), title="Command", severity="error")
+            return
+        command.handler(self, arg)
+
+    def main_screen(self) -> MainScreen:
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, MainScreen):
+            self.pop_screen()
+        return self.screen_stack[0]  # type: ignore[return-value]
+
+    def jump_to_pane(self, name: str) -> None:
+        self.main_screen().focus_pane(name)
+
+    def context_names(self) -> list[str]:
+        return [c.name for c in self.connection.contexts]
+
+    def set_namespace(self, name: str) -> None:
+        name = name.strip()
+        everything = name in ALL_WORDS
+        if not everything and (len(name) > 63 or not _NAMESPACE_RE.match(name)):
+            self.notify(
+                f"{name!r} is not a namespace name (lowercase letters, digits and '-', at most 63).",
+                title="Namespace",
+                severity="error",
+            )
+            return
+        if not everything and self.known_namespaces and name not in self.known_namespaces:
+            self.notify(f"Namespace {name} does not exist (yet) in {self.scope.context}.", severity="warning")
+        scope = Scope(self.scope.context, self.scope.namespace if everything else name, everything)
+        self.connection = self.connection.with_namespace(scope.namespace, everything)
+        self.scope = scope
+        self._remember(scope)
+
+    def set_context(self, name: str) -> None:
+        name = name.strip()
+        if name == self.scope.context:
+            self.notify(f"Already on context {name}.", title="Context")
+            return
+        if self.connection.contexts and name not in self.context_names():
+            self.notify(
+                f"Context {name} is not in the kubeconfig (contexts: {', '.join(self.context_names())}).",
+                title="Context",
+                severity="error",
+            )
+            return
+        self.notify(f"Connecting to context {name}...", title="Context")
+        self.switch_context(name)
+
+    def _remember(self, scope: Scope) -> None:
+        if self.state_store is None:
+            return
+        try:
+            self.state_store.remember(scope.context, scope.namespace, scope.all_namespaces)
+        except OSError as exc:
+            self.notify(
+                f"Could not remember the namespace in {self.state_store.path} ({exc.strerror or exc}).",
+                severity="warning",
+            )
+
+    # --- connection state ------------------------------------------------------------------------------------
+
+    def _reset_states(self) -> None:
+        # start-up already probed the server successfully: connected until a cache says otherwise
+        self._states = {"": ConnectionState.connected(self.clock())}
+        self.connection_state = self._states[""]
+
+    @on(ConnectionStateChanged)
+    def _connection_state_changed(self, event: ConnectionStateChanged) -> None:
+        before = self.connection_state
+        self._states[event.state.source] = event.state
+        now = combine(self._states.values())
+        if now is None:
+            return
+        self.connection_state = now
+        if now.phase is Phase.DISCONNECTED and before.phase is not Phase.DISCONNECTED:
+            self.notify(now.error or "Lost the connection to the API server.", title="Disconnected", severity="error")
+        elif now.phase is Phase.CONNECTED and before.phase is Phase.DISCONNECTED:
+            self.notify(f"Connection to {self.connection.server} restored.", title="Connected")
+
+    @on(ContextSwitched)
+    def _context_switched(self, event: ContextSwitched) -> None:
+        old, self.connection = self.connection, event.connection
+        self.known_namespaces = ()
+        self._reset_states()
+        self.scope = event.connection.scope
+        self._remember(self.scope)
+        self.notify(f"Now on context {self.scope.context}, {self.scope.label}.", title="Context")
+        old.close()
+        self.list_namespaces()
+
+    @on(NamespacesListed)
+    def _namespaces_listed(self, event: NamespacesListed) -> None:
+        if event.context == self.scope.context:
+            self.known_namespaces = event.names
+
+    # --- workers (threads: blocking client calls; they only post messages) -----------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="context")
+    def switch_context(self, name: str) -> None:
+        remembered = self.state_store.namespace_for(name) if self.state_store else None
+        conn = reconnect(
+            self.connection,
+            name,
+            remembered.namespace if remembered else None,
+            bool(remembered and remembered.all_namespaces),
+        )
+        try:
+            check_access(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self.post_message(ContextSwitched(conn))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="namespaces")
+    def list_namespaces(self) -> None:
+        """Namespaces for completion; quietly none when the user may not list them (common with narrow RBAC)."""
+        from kubernetes.client import CoreV1Api
+        from kubernetes.client.exceptions import ApiException
+
+        conn = self.connection
+        try:
+            resp = CoreV1Api(conn.api_client).list_namespace(_request_timeout=LIST_TIMEOUT, _preload_content=False)
+            doc: Any = json.loads(resp.data)
+        except ApiException as exc:
+            if exc.status in (401, 403, 404):
+                self.post_message(NamespacesListed(conn.context, ()))
+                return
+            raise
+        names = sorted(
+            item["metadata"]["name"]
+            for item in doc.get("items", [])
+            if isinstance(item, dict) and isinstance(item.get("metadata"), dict) and item["metadata"].get("name")
+        )
+        self.post_message(NamespacesListed(conn.context, tuple(names)))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker failure ends here, once, as one sentence."""
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, KubeConnectionError):
+            message = error.message
+        elif error is not None:
+            message = explain_error(error, self.connection)
+        else:
+            return
+        titles = {"context": "Context switch failed", "namespaces": "Listing namespaces failed"}
+        self.notify(message, title=titles.get(event.worker.group, "Error"), severity="error", timeout=10)
+
+
+def create_app(
+    connection: Connection,
+    *,
+    clock: Clock = utc_now,
+    options: AppOptions = AppOptions(),
+    state: StateStore | None = None,
+) -> SvcscopeApp:
+    """The one way to build the app, for the CLI and for tests alike."""
+    return SvcscopeApp(connection, clock=clock, options=options, state=state)

@@ -1,0 +1,97 @@
+"""`svcscope` with no subcommand: connect (or start the demo cluster), then run the TUI.
+
+Everything that can fail before the first frame fails here, as one sentence on stderr and exit status 1: no
+half-drawn screen, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from tui.config import ConfigError, Settings, StateStore, config_dir, state_dir
+from tui.kube.client import Connection, KubeConnectionError, check_access, connect
+
+DEMO_CONTEXT = "svcscope-demo"
+DEMO_NAMESPACE = "dev"
+DEMO_SCENARIO = "tutorial"
+
+
+class StartupError(Exception):
+    """A start-up problem that is not about the cluster connection, as one sentence."""
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    with ExitStack() as stack:
+        try:
+            settings = Settings.load(config_dir() / "config.yaml")
+            state = StateStore(state_dir())
+            kubeconfig, context = args.kubeconfig, args.context
+            if args.demo:
+                kubeconfig, context = start_demo(stack, args)
+            conn = connect(kubeconfig, context, args.namespace, args.all_namespaces)
+            in_use = {"conn": conn}  # after a `:ctx` the app holds another client: close that one at the end
+            stack.callback(lambda: in_use["conn"].close())
+            conn = apply_remembered(conn, state, args)
+            check_access(conn)
+        except (KubeConnectionError, ConfigError, StartupError) as exc:
+            print(f"svcscope: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 130
+
+        from tui.app import AppOptions, create_app  # Textual only once there is something to show
+
+        app = create_app(
+            conn,
+            options=AppOptions(
+                read_only=bool(args.read_only or settings.read_only),
+                demo=bool(args.demo),
+                no_color=settings.no_color,
+                theme=settings.theme,
+            ),
+            state=state,
+        )
+        app.run()
+        in_use["conn"] = app.connection
+        return app.return_code or 0
+    return 0  # pragma: no cover - ExitStack does not swallow exceptions
+
+
+def apply_remembered(conn: Connection, state: StateStore, args: argparse.Namespace) -> Connection:
+    """No -n/-A on the command line: the namespace last used with this context, as k9s does."""
+    if args.namespace or args.all_namespaces:
+        return conn
+    remembered = state.namespace_for(conn.context)
+    if remembered.all_namespaces:
+        return conn.with_namespace(None, True)
+    if remembered.namespace:
+        return conn.with_namespace(remembered.namespace)
+    return conn
+
+
+def start_demo(stack: ExitStack, args: argparse.Namespace) -> tuple[str, str]:
+    """Start the simulated cluster in-process and write a kubeconfig for it; both undone when the stack closes.
+
+    The app then connects through that kubeconfig exactly as it would to a real cluster.
+    """
+    if args.kubeconfig or args.context:
+        raise StartupError("--demo runs its own simulated cluster: drop --kubeconfig and --context, or drop --demo.")
+    try:
+        from tui.sim.cluster import SimCluster
+    except ImportError as exc:
+        raise StartupError(f"The simulated cluster is not available in this build ({exc}).") from None
+    sim: Any = SimCluster(scenario=DEMO_SCENARIO)
+    try:
+        sim.start()
+    except Exception as exc:  # noqa: BLE001 - a failed start is one sentence, not a traceback
+        raise StartupError(f"The simulated cluster did not start ({exc}): try again, or report a bug.") from None
+    stack.callback(sim.stop)
+    directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="svcscope-demo-")))
+    path = directory / "kubeconfig"
+    sim.write_kubeconfig(path, context=DEMO_CONTEXT, namespace=DEMO_NAMESPACE)
+    return str(path), DEMO_CONTEXT

@@ -1,0 +1,172 @@
+"""The `:` jump commands (k9s-style): one registry read by the command line, its completion, the command palette
+and the help screen, so none of them can drift from the others.
+
+A command is data: name, aliases, an argument placeholder, one line of help, and a handler `(app, arg) -> None`.
+Screens that arrive later replace their "not built yet" entry with `JUMPS.register(JumpCommand(...))`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+
+if TYPE_CHECKING:
+    from tui.app import SvcscopeApp
+
+Handler = Callable[["SvcscopeApp", str], None]
+Completer = Callable[["SvcscopeApp"], Iterable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class JumpCommand:
+    name: str
+    help: str
+    handler: Handler
+    aliases: tuple[str, ...] = ()
+    arg: str = ""  # placeholder for the help screen ("NAME"); "" when the command takes no argument
+    arg_required: bool = False
+    complete: Completer | None = None  # argument completions (namespaces, contexts, Service names)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+    @property
+    def usage(self) -> str:
+        if not self.arg:
+            return f":{self.name}"
+        return f":{self.name} {self.arg}" if self.arg_required else f":{self.name} [{self.arg}]"
+
+
+class UnknownJump(ValueError):
+    """The command line held something that is not a command; the message is the sentence to show."""
+
+
+class JumpRegistry:
+    def __init__(self, commands: Iterable[JumpCommand] = ()) -> None:
+        self._commands: dict[str, JumpCommand] = {}
+        for command in commands:
+            self.register(command)
+
+    def register(self, command: JumpCommand) -> None:
+        """Add a command, or replace the one of the same name (keeping its place in the help)."""
+        for other in self._commands.values():
+            clash = set(command.words) & set(other.words)
+            if other.name != command.name and clash:
+                raise ValueError(f":{sorted(clash)[0]} is already taken by :{other.name}")
+        self._commands[command.name] = command
+
+    def __iter__(self) -> Iterator[JumpCommand]:
+        return iter(self._commands.values())
+
+    def lookup(self, word: str) -> JumpCommand | None:
+        word = word.lower()
+        for command in self._commands.values():
+            if word in command.words:
+                return command
+        return None
+
+    def parse(self, line: str) -> tuple[JumpCommand, str]:
+        text = line.strip().removeprefix(":").strip()
+        if not text:
+            raise UnknownJump("Type a command after the colon, for example :svc; :help lists them all.")
+        word, _, arg = text.partition(" ")
+        command = self.lookup(word)
+        if command is None:
+            every = [w for c in self for w in c.words]
+            close = difflib.get_close_matches(word.lower(), every, n=1)
+            hint = f"did you mean :{close[0]}? " if close else ""
+            raise UnknownJump(f"Unknown command :{word}: {hint}:help lists the commands.")
+        arg = arg.strip()
+        if command.arg_required and not arg:
+            raise UnknownJump(f":{command.name} needs {command.arg}: {command.usage}.")
+        if arg and not command.arg:
+            raise UnknownJump(f":{command.name} takes no argument.")
+        return command, arg
+
+    def completions(self, line: str, app: "SvcscopeApp | None" = None) -> list[str]:
+        """Whole-line completions of what was typed (without the colon): command words first, then arguments."""
+        text = line.lstrip().removeprefix(":")
+        if " " not in text:
+            prefix = text.lower()
+            names = [c.name for c in self if c.name.startswith(prefix)]
+            names += [a for c in self for a in c.aliases if a.startswith(prefix) and a not in names]
+            return names
+        word, _, arg = text.partition(" ")
+        command = self.lookup(word)
+        if command is None or command.complete is None or app is None:
+            return []
+        arg = arg.lstrip()
+        return [f"{word} {choice}" for choice in command.complete(app) if choice.startswith(arg) and choice != arg]
+
+
+# --- the commands ---------------------------------------------------------------------------------------------
+
+
+def not_built(what: str, issue: int) -> Handler:
+    def handler(app: "SvcscopeApp", arg: str) -> None:
+        app.notify(f"{what} is not built yet (issue {issue}).", title="Not there yet", severity="warning")
+
+    return handler
+
+
+def _services(app: "SvcscopeApp", arg: str) -> None:
+    app.jump_to_pane("services")
+
+
+def _slices(app: "SvcscopeApp", arg: str) -> None:
+    app.jump_to_pane("endpointslices")
+
+
+def _namespace(app: "SvcscopeApp", arg: str) -> None:
+    if not arg:
+        app.notify(
+            f"Showing {app.scope.label}. Switch with :ns NAME, or :ns all for every namespace.", title="Namespace"
+        )
+        return
+    app.set_namespace(arg)
+
+
+def _context(app: "SvcscopeApp", arg: str) -> None:
+    if not arg:
+        names = ", ".join(app.context_names()) or "none"
+        app.notify(f"Context {app.scope.context}. Switch with :ctx NAME (contexts: {names}).", title="Context")
+        return
+    app.set_context(arg)
+
+
+def _help(app: "SvcscopeApp", arg: str) -> None:
+    app.action_help()
+
+
+def _quit(app: "SvcscopeApp", arg: str) -> None:
+    app.exit(0)
+
+
+def _namespaces(app: "SvcscopeApp") -> Iterable[str]:
+    return ["all", *app.known_namespaces]
+
+
+def _contexts(app: "SvcscopeApp") -> Iterable[str]:
+    return app.context_names()
+
+
+JUMPS = JumpRegistry(
+    [
+        JumpCommand("svc", "the Services of the namespace (main screen)", _services, aliases=("services", "service")),
+        JumpCommand(
+            "ep", "the EndpointSlices of the selected Service", _slices, aliases=("slices", "endpointslices", "eps")
+        ),
+        JumpCommand("ns", "switch namespace; `all` for every namespace", _namespace, arg="NAME", complete=_namespaces),
+        JumpCommand("ctx", "switch kubeconfig context", _context, aliases=("context",), arg="NAME", complete=_contexts),
+        JumpCommand("ipvs", "this node's IPVS table", not_built("The IPVS pane", 4)),
+        JumpCommand("dig", "DNS probe of a Service name", not_built("The DNS screen", 6), arg="NAME"),
+        JumpCommand("proxy", "kube-proxy mode and settings", not_built("The kube-proxy screen", 7)),
+        JumpCommand(
+            "trace", "join a Service's slices, IPVS and DNS", not_built("The trace screen", 8), arg="NAME"
+        ),
+        JumpCommand("help", "every key and command", _help, aliases=("h", "?")),
+        JumpCommand("quit", "leave svcscope", _quit, aliases=("q", "q!", "exit")),
+    ]
+)
