@@ -10,11 +10,15 @@ import argparse
 import sys
 import tempfile
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.config import ConfigError, Settings, StateStore, config_dir, state_dir
 from tui.kube.client import Connection, KubeConnectionError, check_access, connect
+
+if TYPE_CHECKING:
+    from tui.app import AppOptions
 
 DEMO_CONTEXT = "svcscope-demo"
 DEMO_NAMESPACE = "dev"
@@ -25,39 +29,53 @@ class StartupError(Exception):
     """A start-up problem that is not about the cluster connection, as one sentence."""
 
 
+@dataclass
+class Session:
+    """Everything the app needs, prepared before the first frame; resources to release sit on the ExitStack."""
+
+    connection: Connection
+    options: "AppOptions"
+    state: StateStore
+
+
+def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
+    """Settings, the demo cluster if asked for, the connection and its start-up probe. Raises the one-sentence
+    errors (KubeConnectionError, ConfigError, StartupError); whatever it started is undone by `stack`."""
+    settings = Settings.load(config_dir() / "config.yaml")
+    state = StateStore(state_dir())
+    kubeconfig, context = args.kubeconfig, args.context
+    if args.demo:
+        kubeconfig, context = start_demo(stack, args)
+    conn = connect(kubeconfig, context, args.namespace, args.all_namespaces)
+    stack.callback(conn.close)
+    conn = apply_remembered(conn, state, args)  # same client, another scope
+    check_access(conn)
+    from tui.app import AppOptions  # Textual only once there is something to show
+
+    options = AppOptions(
+        read_only=bool(args.read_only or settings.read_only),
+        demo=bool(args.demo),
+        no_color=settings.no_color,
+        theme=settings.theme,
+    )
+    return Session(conn, options, state)
+
+
 def run_tui(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         try:
-            settings = Settings.load(config_dir() / "config.yaml")
-            state = StateStore(state_dir())
-            kubeconfig, context = args.kubeconfig, args.context
-            if args.demo:
-                kubeconfig, context = start_demo(stack, args)
-            conn = connect(kubeconfig, context, args.namespace, args.all_namespaces)
-            in_use = {"conn": conn}  # after a `:ctx` the app holds another client: close that one at the end
-            stack.callback(lambda: in_use["conn"].close())
-            conn = apply_remembered(conn, state, args)
-            check_access(conn)
+            session = prepare(args, stack)
         except (KubeConnectionError, ConfigError, StartupError) as exc:
             print(f"svcscope: {exc}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             return 130
 
-        from tui.app import AppOptions, create_app  # Textual only once there is something to show
+        from tui.app import create_app
 
-        app = create_app(
-            conn,
-            options=AppOptions(
-                read_only=bool(args.read_only or settings.read_only),
-                demo=bool(args.demo),
-                no_color=settings.no_color,
-                theme=settings.theme,
-            ),
-            state=state,
-        )
+        app = create_app(session.connection, options=session.options, state=session.state)
+        stack.callback(lambda: app.connection.close())  # after a `:ctx` the app holds another client
         app.run()
-        in_use["conn"] = app.connection
         return app.return_code or 0
     return 0  # pragma: no cover - ExitStack does not swallow exceptions
 
