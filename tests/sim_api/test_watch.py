@@ -45,6 +45,18 @@ def test_watch_resumes_from_resource_version(core: client.CoreV1Api) -> None:
         ("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
 
 
+def test_namespaced_watch_sees_only_its_namespace(core: client.CoreV1Api) -> None:
+    core.create_namespace({"metadata": {"name": "prod"}})
+    rv = core.list_namespaced_service("dev").metadata.resource_version
+    core.create_namespaced_service("prod", service("elsewhere"))
+    core.create_namespaced_service("dev", service("here"))
+    assert events(core, resource_version=rv, timeout_seconds=1) == [("ADDED", "here")]
+    w = watch.Watch()
+    everywhere = [(e["object"].metadata.namespace, e["object"].metadata.name)
+                  for e in w.stream(core.list_service_for_all_namespaces, resource_version=rv, timeout_seconds=1)]
+    assert everywhere == [("prod", "elsewhere"), ("dev", "here")]
+
+
 def test_live_events_reach_an_open_watch(core: client.CoreV1Api) -> None:
     rv = core.list_namespaced_service("dev").metadata.resource_version
     seen: list[tuple[str, str]] = []

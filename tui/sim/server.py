@@ -352,9 +352,12 @@ class SimServer:
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         raw = await request.read()
         if "protobuf" in ctype or "cbor" in ctype:
+            # kubectl's imperative `create service|namespace|...` always sends protobuf; say how to get JSON.
             raise errors.ApiError(415, "UnsupportedMediaType",
-                                  f'the body of the request was in an unknown format - accepted media types '
-                                  f'include: application/json, application/yaml')
+                                  "the body of the request was in an unknown format - accepted media types "
+                                  "include: application/json, application/yaml (the simulated cluster speaks JSON "
+                                  "only: pipe `kubectl create ... --dry-run=client -o yaml` into "
+                                  "`kubectl create -f -`)")
         if not raw.strip():
             if allow_empty:
                 return None
