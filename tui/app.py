@@ -214,6 +214,10 @@ class SvcscopeApp(App[int]):
         self._states = {"": ConnectionState.connected(self.clock())}
         self.connection_state = self._states[""]
 
+    def post_connection_state(self, state: ConnectionState) -> None:
+        """A StateSink for the watch caches (tui.kube.cache): callable from any thread."""
+        self.post_message(ConnectionStateChanged(state))
+
     @on(ConnectionStateChanged)
     def _connection_state_changed(self, event: ConnectionStateChanged) -> None:
         before = self.connection_state
@@ -223,7 +227,8 @@ class SvcscopeApp(App[int]):
             return
         self.connection_state = now
         if now.phase is Phase.DISCONNECTED and before.phase is not Phase.DISCONNECTED:
-            self.notify(now.error or "Lost the connection to the API server.", title="Disconnected", severity="error")
+            self.notify(_sentence(now.error or "lost the connection to the API server"), title="Disconnected",
+                        severity="error", timeout=10)
         elif now.phase is Phase.CONNECTED and before.phase is Phase.DISCONNECTED:
             self.notify(f"Connection to {self.connection.server} restored.", title="Connected")
 
@@ -296,6 +301,13 @@ class SvcscopeApp(App[int]):
             return
         titles = {"context": "Context switch failed", "namespaces": "Listing namespaces failed"}
         self.notify(message, title=titles.get(event.worker.group, "Error"), severity="error", timeout=10)
+
+
+def _sentence(text: str) -> str:
+    """Sources may report a phrase ("the API server refused the connection"): show it as a sentence."""
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def create_app(
