@@ -56,7 +56,9 @@ class SimCluster:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._sock: socket.socket | None = None
-        self.loop: asyncio.AbstractEventLoop = asyncio.new_event_loop()
+        self._loaded = False
+        # Made by start(), so that a cluster never started leaks no loop and a stopped one can start again.
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
 
     # -- addresses ------------------------------------------------------------------------------------------
 
@@ -79,10 +81,13 @@ class SimCluster:
         """Load the scenario, start the components and the HTTP server; return once it answers."""
         if self._thread is not None:
             raise RuntimeError("this SimCluster is already started")
-        if self.scenario not in (None, "empty"):
-            scenario.load_into(self.store, self.scenario)
-        if self._services is not None:
-            scenario.generate_into(self.store, self._services, self._pods_per_service or 1)
+        if not self._loaded:  # a restart keeps the store as it was
+            if self.scenario not in (None, "empty"):
+                scenario.load_into(self.store, self.scenario)
+            if self._services is not None:
+                scenario.generate_into(self.store, self._services, self._pods_per_service or 1)
+            self._loaded = True
+        self.loop = asyncio.new_event_loop()
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._run, args=(ready,), name="svcscope-sim", daemon=True)
         self._thread.start()
