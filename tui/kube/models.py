@@ -7,9 +7,11 @@ becomes a model with `problems` filled in, never an exception, so one bad object
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping  # not typing.Mapping: its isinstance() is several times slower
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 
 Obj = Mapping[str, Any]
 
@@ -22,17 +24,27 @@ def _str(v: Any, default: str = "") -> str:
 
 
 def _dict(v: Any) -> dict[str, Any]:
+    # Read-only use: the object itself, no copy (10,000 Services are parsed at start-up).
+    if type(v) is dict:
+        return v
     return dict(v) if isinstance(v, Mapping) else {}
 
 
 def _list(v: Any) -> list[Any]:
-    return list(v) if isinstance(v, list) else []
+    return v if type(v) is list else (list(v) if isinstance(v, list) else [])
+
+
+_TIME_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z\Z")
 
 
 def parse_time(text: str) -> datetime | None:
+    """RFC 3339 in UTC as the API writes timestamps (`2024-05-01T12:00:00Z`); a regex, 10x faster than strptime."""
+    m = _TIME_RE.match(text) if isinstance(text, str) else None
+    if m is None:
+        return None
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    except (TypeError, ValueError):
+        return datetime(*map(int, m.groups()), tzinfo=timezone.utc)
+    except ValueError:
         return None
 
 
