@@ -32,7 +32,7 @@ def child(kubeconfig: str, started: float) -> None:
     from kubernetes import config
 
     from tui.kube.cache import ENDPOINTSLICES, SERVICES, Batch, ListWatchCache
-    from tui.kube.state import ClusterState
+    from tui.kube.state import ClusterState, slice_counts
 
     api = config.new_client_from_config(config_file=kubeconfig)
     state = ClusterState()
@@ -49,7 +49,7 @@ def child(kubeconfig: str, started: float) -> None:
     if not done.wait(120):
         raise SystemExit("the caches did not sync in 120 s")
     elapsed = time.time() - started
-    endpoints = sum(len(s.endpoints) for s in state.slices.values())
+    endpoints = sum(slice_counts(o)[2] for o in state.slice_objects.values())
     rss = hwm = 0
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -192,4 +192,4 @@ def test_without_once_or_reachable_server_one_sentence(tmp_path):
     dead.stop()
     out = svcscope("services", "--once", "--kubeconfig", str(kc))
     assert out.returncode == 1 and "Traceback" not in out.stderr
-    assert out.stderr.count("\n") == 1 and "cannot reach http://127.0.0.1:" in out.stderr
+    assert out.stderr.count("\n") == 1 and "Nothing answers at http://127.0.0.1:" in out.stderr, out.stderr

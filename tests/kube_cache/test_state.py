@@ -129,3 +129,22 @@ def test_incremental_counts_equal_a_recount(operations):
         total = sum(r + nr for s, r, nr in held.values() if s == svc)
         assert state.endpoint_counts(("dev", svc)) == (ready, total)
         assert {s.name for s in state.slices_of(("dev", svc))} == {k for k, v in held.items() if v[0] == svc}
+
+
+conditions = st.one_of(st.none(), st.just("not-a-dict"),
+                       st.fixed_dictionaries({}, optional={"ready": st.one_of(st.booleans(), st.none(), st.just("x")),
+                                                           "serving": st.booleans()}))
+endpoint = st.one_of(st.just("junk"), st.builds(lambda c: {"addresses": ["10.0.0.1"]} | ({} if c is None else
+                                                                                       {"conditions": c}), conditions))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(endpoint, max_size=8))
+def test_counts_from_json_agree_with_the_models(endpoints):
+    from tui.kube.models import SliceView
+    from tui.kube.state import slice_counts
+
+    obj = slice_("s", "web", 0)
+    obj["endpoints"] = endpoints
+    view = SliceView.from_api(obj)
+    assert slice_counts(obj) == ("web", sum(e.is_ready for e in view.endpoints), len(view.endpoints))

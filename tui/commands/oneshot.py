@@ -15,7 +15,7 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from tui.kube.cache import connection_message, status_message
+from tui.kube.client import Connection, KubeConnectionError, connect, explain_error
 
 Body = Callable[[k8s.ApiClient, "str | None"], int]
 
@@ -48,9 +48,11 @@ def no_resources(namespace: str | None) -> None:
     print(f"No resources found in {namespace} namespace." if namespace else "No resources found", file=sys.stderr)
 
 
-def execute(args: argparse.Namespace, body: Body) -> int:
+def execute(args: argparse.Namespace, resource: str, body: Body) -> int:
+    """Run `body`; `resource` (the plural listed) names what failed in the error sentence."""
     sim = None
-    api: k8s.ApiClient | None = None
+    conn: Connection | None = None
+    namespace: str | None = None if args.all_namespaces else args.namespace
     try:
         if getattr(args, "demo", False):
             from tui.sim.cluster import SimCluster
@@ -59,38 +61,15 @@ def execute(args: argparse.Namespace, body: Body) -> int:
             api = sim.api_client()
             namespace = None if args.all_namespaces else (args.namespace or "default")
         else:
-            api, namespace = connect(args)
+            conn = connect(args.kubeconfig, args.context, args.namespace, args.all_namespaces)
+            api = conn.api_client
+            namespace = None if conn.all_namespaces else conn.namespace
         return body(api, namespace)
-    except OneShotError as exc:
+    except (OneShotError, KubeConnectionError) as exc:
         print(f"svcscope: {exc}", file=sys.stderr)
-    except ApiException as exc:
-        if exc.status in (401, 403):
-            print(f"svcscope: the API server refused: {status_message(exc)}; check the kubeconfig's user and "
-                  f"its RBAC permissions.", file=sys.stderr)
-        else:
-            print(f"svcscope: the API server answered {exc.status}: {status_message(exc)}.", file=sys.stderr)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        host = api.configuration.host if api is not None else "the API server"
-        print(f"svcscope: cannot reach {host}: {connection_message(exc)}; check that the cluster is up and the "
-              f"kubeconfig's server address, or try --demo.", file=sys.stderr)
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+        print(f"svcscope: {explain_error(exc, conn, ('list', resource, namespace))}", file=sys.stderr)
     finally:
         if sim is not None:
             sim.stop()
     return 1
-
-
-def connect(args: argparse.Namespace) -> tuple[k8s.ApiClient, str | None]:
-    """The kubeconfig's client and namespace: -n, else the context's namespace, else `default` (as kubectl)."""
-    from kubernetes import config
-
-    try:
-        contexts, current = config.list_kube_config_contexts(config_file=args.kubeconfig)
-        name = args.context or (current or {}).get("name")
-        ctx = next((c for c in contexts if c.get("name") == name), None)
-        if ctx is None:
-            raise OneShotError(f"the kubeconfig has no context {name!r}; see `kubectl config get-contexts`.")
-        namespace = args.namespace or (ctx.get("context") or {}).get("namespace") or "default"
-        api = config.new_client_from_config(config_file=args.kubeconfig, context=name)
-    except config.ConfigException as exc:
-        raise OneShotError(f"cannot use the kubeconfig: {exc}; pass --kubeconfig or try --demo.") from None
-    return api, None if args.all_namespaces else namespace

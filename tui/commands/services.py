@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not oneshot.require_once(args, "services"):
         return 2
-    return oneshot.execute(args, lambda api, ns: _print(args, api, ns))
+    return oneshot.execute(args, "services", lambda api, ns: _print(args, api, ns))
 
 
 def _print(args: argparse.Namespace, api: k8s.ApiClient, namespace: str | None) -> int:

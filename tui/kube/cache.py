@@ -44,6 +44,7 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from tui.kube.client import Connection, explain_error
 from tui.kube.connection import Clock, ConnectionState, Phase, utc_now
 
 Key = tuple[str, str]
@@ -395,7 +396,7 @@ class ListWatchCache:
                  label_selector: str | None = None, coalesce: float = 0.05,
                  backoff: Backoff | None = None, forbidden_retry: float = 30.0,
                  watch_timeout: tuple[int, int] = (300, 600), max_problems: int = 100,
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now, connection: Connection | None = None) -> None:
         self.resource = resource
         self.namespace = namespace
         self.lister = Lister(api_client, resource, namespace, label_selector)
@@ -415,6 +416,7 @@ class ListWatchCache:
         self._stop = threading.Event()
         self._synced = threading.Event()
         self.clock = clock
+        self.connection = connection  # names the server and user in error sentences
         self._state = ConnectionState.connecting(clock(), source=resource.plural)
         self.forbidden = False  # the last answer was 401/403: the header says so, retries are slow
         self._thread: threading.Thread | None = None
@@ -499,26 +501,21 @@ class ListWatchCache:
                     need_list = True
                     continue
                 forbidden = exc.status in (401, 403)
-                if forbidden:
-                    # Not a crash loop: say so once, retry slowly in case access is granted, then relist.
-                    delay = self.forbidden_retry
-                    need_list = True
-                    verb = "not allowed to list" if exc.status == 403 else "not authenticated to list"
-                    message = f"svcscope is {verb} {self._what()} ({status_message(exc)})"
-                else:
-                    delay = self.backoff.next()
-                    message = f"listing {self._what()} failed: {status_message(exc)}"
-                self._set_state(Phase.DISCONNECTED, message, delay)
+                # Forbidden is not a crash loop: said once, retried slowly in case access is granted, then relisted.
+                delay = self.forbidden_retry if forbidden else self.backoff.next()
+                need_list = need_list or forbidden
+                self._set_state(Phase.DISCONNECTED, self._explain(exc, "list" if need_list else "watch"), delay)
             except WatchError as exc:
                 delay = self.backoff.next()
-                self._set_state(Phase.DISCONNECTED, f"the {self.resource.plural} watch failed: {exc}", delay)
+                self._set_state(Phase.DISCONNECTED, f"The {self.resource.plural} watch failed: {exc}; "
+                                "svcscope reconnects by itself.", delay)
             except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
                 # The watch resumes from resource_version; if that is too old the server answers 410 and the
                 # relist then clears whatever changed while we were away.
                 if self.stopping:
                     break
                 delay = self.backoff.next()
-                self._set_state(Phase.DISCONNECTED, connection_message(exc), delay)
+                self._set_state(Phase.DISCONNECTED, self._explain(exc, "list" if need_list else "watch"), delay)
             except Exception as exc:  # noqa: BLE001 - a cache thread must never die: report and retry
                 if self.stopping:
                     break
@@ -530,9 +527,8 @@ class ListWatchCache:
             if delay is not None:
                 self._stop.wait(delay)
 
-    def _what(self) -> str:
-        where = f"in namespace {self.namespace}" if self.namespace else "in all namespaces"
-        return f"{self.resource.plural} {where}"
+    def _explain(self, exc: BaseException, verb: str) -> str:
+        return explain_error(exc, self.connection, (verb, self.resource.plural, self.namespace))
 
     def _set_state(self, phase: Phase, error: str | None = None, retry_in: float | None = None) -> None:
         if self.stopping:

@@ -2,7 +2,9 @@
 
 Each batch is applied in O(changed): the models of changed objects are rebuilt, a slice's ready/total counts are
 kept per slice and summed per Service as deltas, and indexes (slices by Service, pods by namespace) answer the
-panes' questions without scanning the cluster. Only a reset batch (after a relist, or a cache for another namespace)
+panes' questions without scanning the cluster. EndpointSlice models are built only when asked for (the slices of
+the selected Service): the Services pane needs only the counts, read straight from the JSON, and 50,000
+SliceEndpoint models would cost most of the start-up. Only a reset batch (after a relist, or a cache for another namespace)
 costs O(cluster): the state is replaced by the batch's snapshot so that nothing stale survives.
 
 Not thread-safe: one owner (the UI thread, or a worker) applies batches and reads.
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Generic, Mapping, TypeVar
 
 from tui.kube.cache import Batch, Key, Obj, Problem
-from tui.kube.models import PodView, ServiceView, SliceView
+from tui.kube.models import SERVICE_NAME_LABEL, PodView, ServiceView, SliceView
 
 M = TypeVar("M", ServiceView, SliceView, PodView)
 
@@ -63,10 +65,11 @@ class _Table(Generic[M]):
 class ClusterState:
     def __init__(self, max_problems: int = 200) -> None:
         self._services: _Table[ServiceView] = _Table(ServiceView.from_api)
-        self._slices: _Table[SliceView] = _Table(SliceView.from_api)
+        self._slices: dict[Key, Obj] = {}  # raw; models built on demand into _slice_views
+        self._slice_views: dict[Key, SliceView] = {}
         self._pods: _Table[PodView] = _Table(PodView.from_api)
         self._slices_by_service: dict[Key, set[Key]] = {}
-        self._slice_counts: dict[Key, tuple[int, int]] = {}
+        self._slice_counts: dict[Key, tuple[Key, int, int]] = {}  # slice -> (its Service, ready, total)
         self._counts: dict[Key, tuple[int, int]] = {}
         self._pods_by_ns: dict[str, set[Key]] = {}
         self.synced: set[str] = set()  # resources that delivered their first (reset) batch
@@ -80,8 +83,19 @@ class ClusterState:
         return self._services.items
 
     @property
-    def slices(self) -> Mapping[Key, SliceView]:
-        return self._slices.items
+    def slice_objects(self) -> Mapping[Key, Obj]:
+        """Every EndpointSlice as the API sent it (read-only)."""
+        return self._slices
+
+    def slice(self, key: Key) -> SliceView | None:
+        view = self._slice_views.get(key)
+        if view is None:
+            obj = self._slices.get(key)
+            if obj is None:
+                return None
+            view = self._slice_views[key] = SliceView.from_api(obj)
+            self._report(view.problems, "EndpointSlice", key)
+        return view
 
     @property
     def pods(self) -> Mapping[Key, PodView]:
@@ -97,7 +111,7 @@ class ClusterState:
     def slices_of(self, key: Key) -> list[SliceView]:
         """The EndpointSlices labelled for the Service (kubernetes.io/service-name), by name."""
         keys = self._slices_by_service.get(key, ())
-        return [self._slices.items[k] for k in sorted(keys)]
+        return [view for k in sorted(keys) if (view := self.slice(k)) is not None]
 
     def endpoint_counts(self, key: Key) -> tuple[int, int]:
         """(ready, total) endpoints over the Service's slices."""
@@ -142,22 +156,20 @@ class ClusterState:
         return Change("services", set(added), set(modified), set(deleted), reset=batch.reset)
 
     def _apply_slices(self, batch: Batch) -> Change:
-        added, modified, deleted = self._slices.diff(batch)
+        added, modified, deleted = _diff_raw(self._slices, batch)
         change = Change("endpointslices", set(added), set(modified), set(deleted), reset=batch.reset)
-        table = self._slices.items
+        touched = change.services_touched
         for key in deleted:
-            old = table.pop(key, None)
-            if old is not None:
-                change.services_touched.add(self._unlink(old))
+            if self._slices.pop(key, None) is not None:
+                touched.add(self._unlink(key))
+            self._slice_views.pop(key, None)
         for key, obj in {**added, **modified}.items():
-            old = table.get(key)
-            if old is not None:
-                change.services_touched.add(self._unlink(old))
-            view = SliceView.from_api(obj)
-            table[key] = view
-            self._report(view.problems, "EndpointSlice", key)
-            change.services_touched.add(self._link(view))
-        change.services_touched.discard(("", ""))
+            if key in self._slices:
+                touched.add(self._unlink(key))
+            self._slices[key] = obj
+            self._slice_views.pop(key, None)
+            touched.add(self._link(key, obj))
+        touched.discard(("", ""))
         return change
 
     def _apply_pods(self, batch: Batch) -> Change:
@@ -171,35 +183,63 @@ class ClusterState:
             self._pods_by_ns.setdefault(key[0], set()).add(key)
         return Change("pods", set(added), set(modified), set(deleted), reset=batch.reset)
 
-    def _link(self, view: SliceView) -> Key:
-        svc = (view.namespace, view.service) if view.service else ("", "")
-        ready = sum(1 for e in view.endpoints if e.is_ready)
-        counts = (ready, len(view.endpoints))
-        self._slice_counts[view.key] = counts
-        self._slices_by_service.setdefault(svc, set()).add(view.key)
-        r, t = self._counts.get(svc, (0, 0))
-        self._counts[svc] = (r + counts[0], t + counts[1])
-        return svc
+    def _link(self, key: Key, obj: Obj) -> Key:
+        svc, ready, total = slice_counts(obj)
+        svc_key = (key[0], svc) if svc else ("", "")
+        self._slice_counts[key] = (svc_key, ready, total)
+        self._slices_by_service.setdefault(svc_key, set()).add(key)
+        r, t = self._counts.get(svc_key, (0, 0))
+        self._counts[svc_key] = (r + ready, t + total)
+        return svc_key
 
-    def _unlink(self, view: SliceView) -> Key:
-        svc = (view.namespace, view.service) if view.service else ("", "")
-        counts = self._slice_counts.pop(view.key, (0, 0))
-        keys = self._slices_by_service.get(svc)
+    def _unlink(self, key: Key) -> Key:
+        svc_key, ready, total = self._slice_counts.pop(key, (("", ""), 0, 0))
+        keys = self._slices_by_service.get(svc_key)
         if keys is not None:
-            keys.discard(view.key)
+            keys.discard(key)
             if not keys:
-                del self._slices_by_service[svc]
-        r, t = self._counts.get(svc, (0, 0))
-        r, t = r - counts[0], t - counts[1]
+                del self._slices_by_service[svc_key]
         if keys:
-            self._counts[svc] = (r, t)
+            r, t = self._counts.get(svc_key, (0, 0))
+            self._counts[svc_key] = (r - ready, t - total)
         else:
-            self._counts.pop(svc, None)
-        return svc
+            self._counts.pop(svc_key, None)
+        return svc_key
 
     def _report(self, problems: tuple[str, ...], kind: str, key: Key) -> None:
         for p in problems:
             self.problems.append(Problem(kind, f"{kind} {key[0]}/{key[1]}: {p}"))
+
+
+def slice_counts(obj: Obj) -> tuple[str, int, int]:
+    """(Service name, ready endpoints, all endpoints) of an EndpointSlice's JSON, as SliceView would count them
+    (`ready` unset means ready), without building its models."""
+    meta = obj.get("metadata")
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    svc = labels.get(SERVICE_NAME_LABEL) if isinstance(labels, dict) else None
+    endpoints = obj.get("endpoints")
+    if not isinstance(endpoints, list):
+        return (svc if isinstance(svc, str) else ""), 0, 0
+    total = ready = 0
+    for ep in endpoints:
+        if not isinstance(ep, dict):
+            continue
+        total += 1
+        cond = ep.get("conditions")
+        if not (isinstance(cond, dict) and cond.get("ready") is False):
+            ready += 1
+    return (svc if isinstance(svc, str) else ""), ready, total
+
+
+def _diff_raw(held: dict[Key, Obj], batch: Batch) -> tuple[dict[Key, Obj], dict[Key, Obj], dict[Key, Obj]]:
+    """_Table.diff for a table of raw objects."""
+    if not batch.reset or batch.snapshot is None:
+        return dict(batch.added), dict(batch.modified), dict(batch.deleted)
+    snap = batch.snapshot
+    added = {k: o for k, o in snap.items() if k not in held}
+    modified = {k: o for k, o in snap.items() if k in held and held[k] is not o and _rv(held[k]) != _rv(o)}
+    deleted = {k: o for k, o in held.items() if k not in snap}
+    return added, modified, deleted
 
 
 def etcd_order(key: Key) -> str:
