@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from kubernetes import client as k8s
 
 from tests.conftest import wait_for
@@ -25,12 +24,6 @@ def svcscope(*args: str, timeout: float = 120, env_extra: dict[str, str] | None 
     return subprocess.run([sys.executable, "-m", "tui", "proxy-mode", *args], capture_output=True, text=True,
                           cwd=REPO, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
 
-
-@pytest.fixture
-def kp(sim: SimCluster) -> KubeProxyPods:
-    comp = KubeProxyPods(sim.store, crash_interval=0.2)
-    sim.add_component(comp)
-    return comp
 
 
 def test_status_shows_configured_and_running_per_node(sim: SimCluster, sim_kubeconfig: Path,

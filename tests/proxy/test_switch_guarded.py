@@ -35,12 +35,6 @@ def switch_for(sim: SimCluster, kp: KubeProxyPods, tmp_path: Path, events: list,
                        clock=lambda: FIXED, poll_interval=0.05, rollout_timeout=30)
 
 
-@pytest.fixture
-def kp(sim: SimCluster) -> KubeProxyPods:
-    comp = KubeProxyPods(sim.store, crash_interval=0.2)
-    sim.add_component(comp)
-    return comp
-
 
 def config_text(sim: SimCluster) -> str:
     return k8s.CoreV1Api(sim.api_client()).read_namespaced_config_map("kube-proxy", "kube-system").data["config.conf"]

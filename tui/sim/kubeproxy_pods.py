@@ -159,9 +159,12 @@ class _MetricsHandler(BaseHTTPRequestHandler):
 class KubeProxyPods:
     """A sim component (start(loop)/stop()) emulating kube-proxy on every node of the store."""
 
-    def __init__(self, store: Store, crash_interval: float = 2.0) -> None:
+    def __init__(self, store: Store, crash_interval: float = 2.0, manage_pods: bool = True) -> None:
         self.store = store
         self.crash_interval = crash_interval
+        # When the sim's kubelet emulation already starts pods through its kube-proxy hook, this component only
+        # observes them (one writer per pod status); otherwise it stamps and starts kube-proxy pods itself.
+        self.manage_pods = manage_pods
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._servers: dict[str, _MetricsServer] = {}
@@ -218,8 +221,11 @@ class KubeProxyPods:
         if best is None:
             return None
         ann = best["metadata"]["annotations"]
-        return RunningProxy(best["metadata"]["name"], ann[MODE_ANNOTATION], ann.get(SCHEDULER_ANNOTATION, ""),
-                            self._configs.get(best["metadata"].get("uid", ""), {}))
+        mode, scheduler = ann[MODE_ANNOTATION], ann.get(SCHEDULER_ANNOTATION, "")
+        config = dict(self._configs.get(best["metadata"].get("uid", ""), {}))
+        config["mode"] = mode  # the annotations are what the pod started with; the snapshot fills in the rest
+        config["ipvs"] = {**(config.get("ipvs") or {}), "scheduler": scheduler}
+        return RunningProxy(best["metadata"]["name"], mode, scheduler, config)
 
     def addresses(self) -> dict[str, str]:
         """node -> the base URL of its emulated kube-proxy metrics address."""
@@ -284,9 +290,12 @@ class KubeProxyPods:
             return  # not scheduled yet: it has not started
         uid = pod["metadata"].get("uid", "")
         ann = pod["metadata"].get("annotations") or {}
+        if uid not in self._configs:  # first sight of this pod: it started with the ConfigMap as it is now
+            self._configs[uid] = self._current_config()[0]
+        if not self.manage_pods:
+            return
         if MODE_ANNOTATION not in ann:
             config, mode, scheduler = self._current_config()
-            self._configs[uid] = config
         else:
             mode, scheduler = ann[MODE_ANNOTATION], ann.get(SCHEDULER_ANNOTATION, "")
         if mode:
@@ -402,7 +411,8 @@ def ensure_kube_proxy(sim: Any, crash_interval: float = 2.0) -> KubeProxyPods:
     """The cluster's kube-proxy emulation, added once (before or after the cluster starts)."""
     comp = getattr(sim, "kube_proxy", None)
     if comp is None:
-        comp = KubeProxyPods(sim.store, crash_interval=crash_interval)
+        kubelet = getattr(getattr(sim, "controllers", None), "kubelet", None)
+        comp = KubeProxyPods(sim.store, crash_interval=crash_interval, manage_pods=kubelet is None)
         sim.add_component(comp)
         sim.kube_proxy = comp
     return comp
