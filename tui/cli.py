@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "services",
     "endpointslices",
     "proxy_mode",
+    "dig",
 )
 
 

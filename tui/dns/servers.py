@@ -219,6 +219,26 @@ def _done(name: str, qtype: str, rc: ResolvConf, attempts: list[Attempt]) -> Pod
 # -- servers --------------------------------------------------------------------------------------------------------
 
 
+ADDRESS_MAP_ENV = "SVCSCOPE_DNS_MAP"
+
+
+def parse_address_map(text: str) -> dict[str, tuple[str, int]]:
+    """`IP=HOST:PORT,IP=HOST:PORT` (what `SimDns.address_map_text()` prints for a separately running sim);
+    ValueError in words."""
+    out: dict[str, tuple[str, int]] = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        addr, sep, target = item.partition("=")
+        if not sep:
+            raise ValueError(f"{ADDRESS_MAP_ENV}: {item!r} is not IP=HOST:PORT")
+        try:
+            ipaddress.ip_address(addr)
+            server = parse_server(target)
+        except ValueError as e:
+            raise ValueError(f"{ADDRESS_MAP_ENV}: {item!r}: {e}") from None
+        out[addr] = (server.host, server.port)
+    return out
+
+
 def make_server(addr: str, port: int = 53, label: str = "", address_map: AddressMap | None = None) -> DnsServer:
     """A DnsServer for `addr:port`, sent to its loopback stand-in when the demo maps that address."""
     if address_map and port == 53 and addr in address_map:
@@ -326,18 +346,30 @@ def cluster_dns_from_objects(services: Iterable[Mapping[str, Any]], pods: Iterab
     return ClusterDns(name, ips, port, tuple(dns_pods), tuple(problems))
 
 
-def _get_json(api_client: Any, path: str, query: Sequence[tuple[str, str]] = ()) -> Any:
-    resp = api_client.call_api(path, "GET", query_params=list(query), header_params={"Accept": "application/json"},
-                               auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True)
-    return json.loads(resp.data)
+def list_objects(api_client: Any, plural: str, namespace: str | None = None,
+                 label_selector: str | None = None) -> list[dict[str, Any]]:
+    """Raw JSON items of services, pods, configmaps or endpointslices (the models parse API JSON, not the client's
+    objects). API errors propagate for the caller to word."""
+    from kubernetes import client
+
+    api: Any = client.DiscoveryV1Api(api_client) if plural == "endpointslices" else client.CoreV1Api(api_client)
+    method = {"services": "service", "pods": "pod", "configmaps": "config_map",
+              "endpointslices": "endpoint_slice"}[plural]
+    kw: dict[str, Any] = {"_preload_content": False, "_request_timeout": (5, 30)}
+    if label_selector:
+        kw["label_selector"] = label_selector
+    if namespace:
+        resp = getattr(api, f"list_namespaced_{method}")(namespace, **kw)
+    else:
+        resp = getattr(api, f"list_{method}_for_all_namespaces")(**kw)
+    return list(json.loads(resp.data).get("items") or [])
 
 
 def read_cluster_dns(api_client: Any) -> ClusterDns:
     """kube-system's DNS Service and CoreDNS pods from the API. API errors propagate (the caller words them)."""
     key, value = DNS_LABEL
-    svcs = _get_json(api_client, f"/api/v1/namespaces/{DNS_NAMESPACE}/services").get("items") or []
-    pods = _get_json(api_client, f"/api/v1/namespaces/{DNS_NAMESPACE}/pods",
-                     [("labelSelector", f"{key}={value}")]).get("items") or []
+    svcs = list_objects(api_client, "services", DNS_NAMESPACE)
+    pods = list_objects(api_client, "pods", DNS_NAMESPACE, f"{key}={value}")
     return cluster_dns_from_objects(svcs, pods)
 
 
@@ -386,7 +418,7 @@ def detect_zone(override: str | None = None, api_client: Any = None,
     notes: list[str] = []
     if api_client is not None:
         try:
-            items = _get_json(api_client, f"/api/v1/namespaces/{DNS_NAMESPACE}/configmaps").get("items") or []
+            items = list_objects(api_client, "configmaps", DNS_NAMESPACE)
             hit = zone_from_configmaps(items)
             if hit:
                 return ZoneInfo(hit[0], hit[1], tuple(notes))

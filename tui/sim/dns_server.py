@@ -42,6 +42,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from tui.dns.servers import DEFAULT_ZONE, zone_from_configmaps
 from tui.kube.models import PodView, ServiceView, SliceView
 from tui.sim.resources import BY_KIND
 from tui.sim.store import Event, Store
@@ -240,10 +241,12 @@ def _bind_pair(host: str) -> tuple[socket.socket, socket.socket]:
 class SimDns:
     """The cluster DNS component of SimCluster (start(loop)/stop()), also usable alone on any asyncio loop."""
 
-    def __init__(self, store: Store, zone: str = "cluster.local", host: str = "127.0.0.1",
+    def __init__(self, store: Store, zone: str | None = None, host: str = "127.0.0.1",
                  ttl: int = DEFAULT_TTL) -> None:
+        """`zone` None: the clusterDomain of the store's kube-system/kubelet-config ConfigMap when it starts (the
+        scenario is loaded by then), else cluster.local."""
         self.store = store
-        self.zone = zone.strip(".").lower()
+        self.zone = zone.strip(".").lower() if zone else ""
         self.host = host
         self.ttl = ttl
         self.knobs: dict[str, Knobs] = {}  # by pod name; "" is the Service port's own view when no pod is ready
@@ -265,6 +268,10 @@ class SimDns:
         """Bind the Service's port and one per CoreDNS pod now (so `port` and `address_map` are right at once) and
         serve them on `loop`. May be called from any thread."""
         self._loop = loop
+        if not self.zone:
+            configmaps, _ = self.store.list(BY_KIND["ConfigMap"], DNS_NAMESPACE)
+            found = zone_from_configmaps(configmaps)
+            self.zone = found[0] if found else DEFAULT_ZONE
         self._unsubscribe = self.store.subscribe(self._on_event)
         with self._lock:
             self._open("")
@@ -293,6 +300,10 @@ class SimDns:
                     for ip in ips:
                         out[ip] = (self.host, self._listeners[pod].port)
             return out
+
+    def address_map_text(self) -> str:
+        """The map as SVCSCOPE_DNS_MAP takes it, for `svcscope dig` run against a sim in another process."""
+        return ",".join(f"{ip}={host}:{port}" for ip, (host, port) in sorted(self.address_map.items()))
 
     def pod_port(self, pod: str) -> int:
         return self._listeners[pod].port
