@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "endpointslices",
     "proxy_mode",
     "dig",
+    "ipvs",
 )
 
 
