@@ -78,13 +78,11 @@ def _with_cluster(args: argparse.Namespace, body: Callable[[Any, _Context], int]
     import urllib3
     from kubernetes.client.exceptions import ApiException
 
-    from tui.commands import oneshot
-    from tui.kube.cache import connection_message, status_message
+    from tui.kube.client import KubeConnectionError, connect, explain_error
     from tui.kube.guard import Guard, ReadOnlyError
     from tui.kube.proxy_switch import ProxySwitch, SwitchError
 
     sim = None
-    api = None
     try:
         ctx = _Context()
         kw: dict[str, Any] = {}
@@ -100,8 +98,9 @@ def _with_cluster(args: argparse.Namespace, body: Callable[[Any, _Context], int]
             node = args.node or DEMO_NODE
             kw.update(node_env=kp.node_env(node), this_node=node, locator=kp.locator(), poll_interval=0.2)
         else:
-            api, _ = oneshot.connect(args)
-            kw.update(this_node=args.node) if args.node else None
+            api = connect(args.kubeconfig, args.context).api_client
+            if args.node:
+                kw["this_node"] = args.node
         if args.metrics_address:
             addr = args.metrics_address if "://" in args.metrics_address else f"http://{args.metrics_address}"
             this, fallback = kw.get("this_node"), kw.get("locator")
@@ -120,14 +119,10 @@ def _with_cluster(args: argparse.Namespace, body: Callable[[Any, _Context], int]
         return EXIT_READ_ONLY
     except SwitchError as exc:
         print(f"svcscope proxy-mode: {exc}.", file=sys.stderr)
-    except oneshot.OneShotError as exc:
+    except KubeConnectionError as exc:
         print(f"svcscope proxy-mode: {exc}", file=sys.stderr)
-    except ApiException as exc:
-        print(f"svcscope proxy-mode: the API server answered {exc.status}: {status_message(exc)}.", file=sys.stderr)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        host = api.configuration.host if api is not None else "the API server"
-        print(f"svcscope proxy-mode: cannot reach {host}: {connection_message(exc)}; check that the cluster is up "
-              "and the kubeconfig's server address, or try --demo.", file=sys.stderr)
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+        print(f"svcscope proxy-mode: {explain_error(exc)}", file=sys.stderr)
     finally:
         if sim is not None:
             sim.stop()
