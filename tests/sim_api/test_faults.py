@@ -91,6 +91,16 @@ def test_answer_status_for_matching_requests(sim: SimCluster, core: client.CoreV
     assert [s.metadata.name for s in core.list_namespaced_service("dev").items] == ["a"]  # times ran out
 
 
+def test_answer_pattern_with_a_query_fails_only_watches(sim: SimCluster, core: client.CoreV1Api) -> None:
+    sim.faults.answer(500, "GET", "*watch=true*")
+    assert core.list_namespaced_service("dev").items == []
+    with pytest.raises(ApiException) as exc:
+        core.list_namespaced_service("dev", watch=True, timeout_seconds=1, _preload_content=False)
+    assert exc.value.status == 500
+    sim.faults.clear()
+    core.list_namespaced_service("dev", watch=True, timeout_seconds=1, _preload_content=False).release_conn()
+
+
 def test_malformed_object_in_list_then_normal(sim: SimCluster, core: client.CoreV1Api) -> None:
     core.create_namespaced_service("dev", service("a"))
     sim.faults.send_malformed("services", "ports-not-list", where="list")

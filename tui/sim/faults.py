@@ -7,6 +7,7 @@ Every knob is thread-safe and takes effect while the server runs, so a test can 
     cluster.faults.expire_history()                   # any watch resume or list continue gets 410 Expired
     cluster.faults.delay(0.5)                         # every answer waits half a second (0 turns it off)
     cluster.faults.answer(503, "GET", "/api/v1/services*", times=2)   # fnmatch pattern on the path
+    cluster.faults.answer(500, "GET", "*watch=true*")                 # a pattern with "?" or "=" sees the query
     cluster.faults.send_malformed("services", "spec-string", where="watch")
     cluster.faults.restart_server()                   # stop and start the HTTP server on the same port
     cluster.faults.clear()
@@ -150,10 +151,11 @@ class Faults:
 
     # -- used by the server ---------------------------------------------------------------------------------
 
-    def match_answer(self, method: str, path: str) -> errors.ApiError | None:
+    def match_answer(self, method: str, path: str, path_qs: str | None = None) -> errors.ApiError | None:
         with self._lock:
             for a in self._answers:
-                if a.method in ("*", method) and fnmatch.fnmatchcase(path, a.pattern):
+                target = path_qs if path_qs is not None and ("?" in a.pattern or "=" in a.pattern) else path
+                if a.method in ("*", method) and fnmatch.fnmatchcase(target, a.pattern):
                     if a.remaining is not None:
                         a.remaining -= 1
                         if a.remaining <= 0:

@@ -167,7 +167,7 @@ class SimServer:
         delay = self.faults.delay_seconds
         if delay:
             await asyncio.sleep(delay)
-        injected = self.faults.match_answer(request.method, request.path)
+        injected = self.faults.match_answer(request.method, request.path, request.path_qs)
         if injected is not None:
             return status_response(injected)
         try:
