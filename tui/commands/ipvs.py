@@ -83,11 +83,9 @@ def _explain(table: IPVSTable) -> None:
 
 
 def _demo_table(args: argparse.Namespace) -> IPVSTable:
-    try:
-        from tui.sim.cluster import SimCluster  # noqa: F401  (lands with the simulated cluster)
-    except ImportError:
-        raise oneshot.OneShotError("--demo needs the simulated cluster, which this build does not have yet; "
-                                   "run without --demo to read this node's table") from None
     from tui.sim.kubeproxy import demo_table
 
-    return demo_table(args.node)
+    try:
+        return demo_table(args.node)
+    except ValueError as exc:  # the bundled scenario is missing or broken
+        raise oneshot.OneShotError(f"the simulated cluster could not start: {exc}") from None
