@@ -14,10 +14,10 @@ from tui.kube.leftovers import (
     LeftoverEnv,
     chain_owner,
     find_leftovers,
-    ip_vs_lines,
     parse_iptables_save,
     parse_nft_tables,
 )
+from tui.ipvs.model import IPVSTable, VirtualServer
 from tui.kube.preflight import CommandResult
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,9 +57,13 @@ def test_parse_iptables_save_and_owners() -> None:
     assert chain_owner("nat", "KUBE-SERVICES") == "shared"
 
 
-def test_parse_nft_tables_and_proc_ip_vs(tmp_path: Path) -> None:
+def test_parse_nft_tables() -> None:
     assert parse_nft_tables("table ip nat\ntable ip kube-proxy\ntable ip6 kube-proxy\n") == [
         ("ip", "nat"), ("ip", "kube-proxy"), ("ip6", "kube-proxy")]
+
+
+def test_ipvs_virtual_servers_from_proc_after_leaving_ipvs(tmp_path: Path) -> None:
+    """The kernel's /proc/net/ip_vs text, read with tui.ipvs's reader: what ipvs mode left behind."""
     (tmp_path / "net").mkdir()
     (tmp_path / "net" / "ip_vs").write_text(
         "IP Virtual Server version 1.2.1 (size=4096)\n"
@@ -67,10 +71,14 @@ def test_parse_nft_tables_and_proc_ip_vs(tmp_path: Path) -> None:
         "  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"
         "TCP  0A600001:01BB rr\n"
         "  -> C0A80A0A:192B      Masq    1      0          0\n"
-        "UDP  0A60000A:0035 rr\n"
-        "TCP  [fd00:0000:0000:0000:0000:0000:0000:0001]:0050 wrr persistent 10800\n")
-    assert ip_vs_lines(tmp_path) == ["TCP 10.96.0.1:443 rr", "UDP 10.96.0.10:53 rr",
-                                     "TCP [fd00:0000:0000:0000:0000:0000:0000:0001]:80 wrr"]
+        "UDP  0A60000A:0035 rr\n")
+    env = LeftoverEnv(run=canned({"iptables-save": "", "ip6tables-save": "", "ip": "", "ipset": "", "nft": ""}),
+                      path="/usr/sbin:/usr/bin:/sbin:/bin", proc=tmp_path)
+    report = find_leftovers("nftables", env)
+    assert [(lo.what, lo.items, lo.cleanup) for lo in report.leftovers] == [
+        ("IPVS virtual servers", ("TCP 10.96.0.1:443 rr", "UDP 10.96.0.10:53 rr"),
+         ("kube-proxy --cleanup --proxy-mode=ipvs", "ipvsadm --clear"))]
+    assert find_leftovers("ipvs", env).clean  # ipvs mode owns them
 
 
 def canned(outputs: dict[str, str]):
@@ -85,7 +93,7 @@ def canned(outputs: dict[str, str]):
 
 def test_iptables_to_ipvs_leaves_per_service_chains() -> None:
     env = LeftoverEnv(run=canned({"iptables-save": IPTABLES_MODE_SAVE, "ip6tables-save": "", "nft": ""}),
-                      path="/usr/sbin:/usr/bin:/sbin:/bin", ipvs=lambda: ["TCP 10.96.0.1:443 rr"])
+                      path="/usr/sbin:/usr/bin:/sbin:/bin", ipvs=lambda: IPVSTable((VirtualServer("TCP", "10.96.0.1", 443),), "proc"))
     report = find_leftovers("ipvs", env)
     assert [lo.what for lo in report.leftovers] == ["iptables chains"]
     chains = report.leftovers[0]
@@ -97,7 +105,7 @@ def test_iptables_to_ipvs_leaves_per_service_chains() -> None:
 
 def test_leaving_for_nftables_reports_every_kube_proxy_chain_but_not_the_kubelets() -> None:
     env = LeftoverEnv(run=canned({"iptables-save": IPTABLES_MODE_SAVE, "ip6tables-save": "", "ip": "", "ipset": ""}),
-                      path="/usr/sbin:/usr/bin:/sbin:/bin", ipvs=lambda: [])
+                      path="/usr/sbin:/usr/bin:/sbin:/bin", ipvs=lambda: IPVSTable((), "proc"))
     report = find_leftovers("nftables", env)
     items = report.leftovers[0].items
     assert "ip nat KUBE-SERVICES" in items and "ip filter KUBE-PROXY-CANARY" in items
@@ -170,7 +178,7 @@ def test_a_missing_tool_is_reported_as_unchecked(tmp_path: Path, missing: str) -
     for tool in ("iptables-save", "ip6tables-save", "nft", "ipset", "ip"):
         if tool != missing:
             (tmp_path / "bin" / tool).symlink_to("/bin/true")
-    report = find_leftovers("iptables", LeftoverEnv(path=str(tmp_path / "bin"), ipvs=lambda: []))
+    report = find_leftovers("iptables", LeftoverEnv(path=str(tmp_path / "bin"), ipvs=lambda: IPVSTable((), "proc")))
     assert report.clean
     assert report.unchecked == ((f"nftables tables: nft is not installed",) if missing == "nft"
                                 else ("ipsets: ipset is not installed",))

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from tui.ipvs.model import IPVSTable
+from tui.ipvs.procfs import ProcParseError, read_proc_table
 from tui.kube.preflight import Runner, default_path, run_command
 
 CLEANUP = "kube-proxy --cleanup --proxy-mode={mode}"  # kube-proxy's documented cleanup, run where kube-proxy runs
@@ -32,7 +34,7 @@ IPVS_ONLY = {"KUBE-NODE-PORT", "KUBE-LOAD-BALANCER", "KUBE-LOOP-BACK", "KUBE-IPV
 IPVS_DEVICE = "kube-ipvs0"
 NFT_TABLE = "kube-proxy"
 
-IpvsSource = Callable[[], Sequence[str]]  # one line per virtual server: "TCP 10.96.0.1:443 rr"
+IpvsSource = Callable[[], IPVSTable]  # this node's IPVS table (tui.ipvs); the sim passes its emulated one
 
 
 @dataclass(frozen=True)
@@ -58,39 +60,17 @@ class LeftoverReport:
         return not self.leftovers
 
 
-def ip_vs_lines(proc: Path = Path("/proc")) -> list[str]:
-    """Virtual servers from /proc/net/ip_vs (world-readable), as `PROTO ADDR:PORT SCHED` lines.
-
-    Raises OSError when the file is absent (no IPVS in the kernel): the caller reports the source as unchecked.
-    """
-    out = []
-    for line in (proc / "net" / "ip_vs").read_text().splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[0] in ("TCP", "UDP", "SCTP", "FWM"):
-            out.append(f"{parts[0]} {_proc_addr(parts[1])} {parts[2]}")
-    return out
-
-
-def _proc_addr(text: str) -> str:
-    m = re.fullmatch(r"([0-9A-Fa-f]{8}):([0-9A-Fa-f]{4})", text)
-    if m:
-        ip = ".".join(str(int(m.group(1)[i:i + 2], 16)) for i in range(0, 8, 2))
-        return f"{ip}:{int(m.group(2), 16)}"
-    m = re.fullmatch(r"\[(.+)\]:([0-9A-Fa-f]{4})", text)
-    if m:
-        return f"[{m.group(1)}]:{int(m.group(2), 16)}"
-    return text
-
-
 @dataclass(frozen=True)
 class LeftoverEnv:
     run: Runner = run_command
     path: str = field(default_factory=default_path)
-    ipvs: IpvsSource | None = None  # default: /proc/net/ip_vs under `proc`
+    ipvs: IpvsSource | None = None  # default: /proc/net/ip_vs under `proc` (world-readable; counting is enough)
     proc: Path = Path("/proc")
 
-    def ipvs_lines(self) -> Sequence[str]:
-        return self.ipvs() if self.ipvs is not None else ip_vs_lines(self.proc)
+    def ipvs_lines(self) -> list[str]:
+        """`PROTO ADDR:PORT SCHED` per virtual server; OSError when the kernel has no IPVS table."""
+        table = self.ipvs() if self.ipvs is not None else read_proc_table(str(self.proc))
+        return [f"{vs.endpoint} {vs.scheduler}" for vs in table.virtual_servers]
 
 
 def parse_iptables_save(text: str) -> dict[str, list[str]]:
@@ -160,10 +140,11 @@ def find_leftovers(new_mode: str, env: LeftoverEnv | None = None) -> LeftoverRep
     if new_mode != "ipvs":
         try:
             servers = tuple(env.ipvs_lines())
-        except OSError as exc:
+        except FileNotFoundError:
+            servers = ()  # no /proc/net/ip_vs: no IPVS in this kernel, so nothing of it is left
+        except (OSError, ProcParseError) as exc:
             servers = ()
-            if not isinstance(exc, FileNotFoundError):  # no /proc/net/ip_vs: no IPVS in this kernel, nothing left
-                unchecked.append(f"IPVS virtual servers: {exc}")
+            unchecked.append(f"IPVS virtual servers: {exc}")
         if servers:
             found.append(Leftover("IPVS virtual servers", servers,
                                   (CLEANUP.format(mode="ipvs"), "ipvsadm --clear"), "ipvs"))
