@@ -34,14 +34,18 @@ def child(kubeconfig: str, started: float) -> None:
     from tui.kube.cache import ENDPOINTSLICES, SERVICES, Batch, ListWatchCache
     from tui.kube.state import ClusterState, slice_counts
 
+    imported = time.time() - started
     api = config.new_client_from_config(config_file=kubeconfig)
     state = ClusterState()
     lock = threading.Lock()
     done = threading.Event()
+    phases: dict[str, float] = {"imports": imported}
 
     def on_batch(batch: Batch) -> None:
         with lock:
+            phases[f"{batch.resource} listed"] = time.time() - started
             state.apply(batch)
+            phases[f"{batch.resource} applied"] = time.time() - started
             if state.synced >= {"services", "endpointslices"}:
                 done.set()
 
@@ -58,7 +62,7 @@ def child(kubeconfig: str, started: float) -> None:
             hwm = int(line.split()[1])
     for cache in caches:
         cache.stop(join=None)
-    print(json.dumps({"elapsed": elapsed, "services": len(state.services), "endpoints": endpoints,
+    print(json.dumps({"elapsed": elapsed, "services": len(state.services), "endpoints": endpoints, "phases": phases,
                       "rss_mb": rss / 1024, "peak_mb": hwm / 1024}))
 
 
@@ -108,6 +112,8 @@ def main(services: int, pods: int, rounds: int) -> None:
           f"{statistics.median(theirs):6.2f} s")
     print(f"  ratio svcscope/kubectl (median)       {statistics.median(mine) / statistics.median(theirs):6.3f}")
     print(f"  svcscope resident memory populated    {last['rss_mb']:6.0f} MB (peak {last['peak_mb']:.0f} MB)")
+    print("  svcscope's last round, seconds from start: " +
+          ", ".join(f"{k} {v:.2f}" for k, v in sorted(last["phases"].items(), key=lambda kv: kv[1])))
 
 
 if __name__ == "__main__":

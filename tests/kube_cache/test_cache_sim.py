@@ -12,6 +12,7 @@ from kubernetes import client
 from tests.conftest import wait_for
 from tui.kube.cache import ENDPOINTSLICES, SERVICES, Backoff, Batch, ListWatchCache
 from tui.kube.connection import ConnectionState, Phase
+from tui.kube.models import ServiceView
 from tui.sim.cluster import SimCluster
 from tui.sim.rbac import READ_VERBS, RbacRules, Rule
 from tui.sim.resources import BY_KIND
@@ -138,6 +139,12 @@ def test_watch_follows_adds_modifies_and_deletes(sim, v1, running):
     assert not any(b.reset for b in consumer.batches[1:]), "no relist while the watch is healthy"
     assert consumer.view[("dev", "web")] == cache.snapshot()[("dev", "web")]
     assert not cache.problems, [p.message for p in cache.problems]  # e.g. another namespace's object
+    # every batch carries the ServiceViews of what it adds or changes, built in the cache's thread
+    for b in consumer.batches:
+        keys = set(b.snapshot) if b.reset else set(b.added) | set(b.modified)
+        assert set(b.models) == keys
+        objs = b.snapshot if b.reset else {**b.added, **b.modified}
+        assert all(isinstance(m, ServiceView) and m.raw is objs[k] for k, m in b.models.items())
 
 
 def test_a_burst_is_coalesced_into_few_batches(sim, v1, running):

@@ -148,3 +148,16 @@ def test_counts_from_json_agree_with_the_models(endpoints):
     obj["endpoints"] = endpoints
     view = SliceView.from_api(obj)
     assert slice_counts(obj) == ("web", sum(e.is_ready for e in view.endpoints), len(view.endpoints))
+
+
+def test_models_built_by_the_cache_are_used_as_they_are():
+    from tui.kube.models import ServiceView
+
+    obj = service("web")
+    view = ServiceView.from_api(obj)
+    state = ClusterState()
+    state.apply(Batch("services", {key(obj): obj}, {}, {}, models={key(obj): view}))
+    assert state.service(key(obj)) is view
+    other = service("web", rv="2")  # a model of another object is not trusted
+    state.apply(Batch("services", {}, {key(other): other}, {}, models={key(other): view}))
+    assert state.service(key(obj)) is not view and state.service(key(obj)).resource_version == "2"

@@ -46,6 +46,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tui.kube.client import Connection, explain_error
 from tui.kube.connection import Clock, ConnectionState, Phase, utc_now
+from tui.kube.models import PodView, ServiceView
 
 Key = tuple[str, str]
 Obj = dict[str, Any]
@@ -66,6 +67,8 @@ class Resource:
     list_all: str
     list_namespaced: str
     check: Callable[[Mapping[str, Any]], str | None] = lambda obj: None  # a shape error, or None
+    # Built in the cache's thread for every object it keeps, so consumers (the UI thread) only store models.
+    model: Callable[[Mapping[str, Any]], Any] | None = None
 
 
 def _check_service(obj: Mapping[str, Any]) -> str | None:
@@ -96,10 +99,12 @@ def _check_pod(obj: Mapping[str, Any]) -> str | None:
 
 
 SERVICES = Resource("services", "Service", client.CoreV1Api, "list_service_for_all_namespaces",
-                    "list_namespaced_service", _check_service)
+                    "list_namespaced_service", _check_service, ServiceView.from_api)
 ENDPOINTSLICES = Resource("endpointslices", "EndpointSlice", client.DiscoveryV1Api,
                           "list_endpoint_slice_for_all_namespaces", "list_namespaced_endpoint_slice", _check_slice)
-PODS = Resource("pods", "Pod", client.CoreV1Api, "list_pod_for_all_namespaces", "list_namespaced_pod", _check_pod)
+PODS = Resource("pods", "Pod", client.CoreV1Api, "list_pod_for_all_namespaces", "list_namespaced_pod", _check_pod,
+                PodView.from_api)
+# EndpointSlices have no model here: ClusterState counts endpoints from the JSON and builds SliceViews on demand.
 
 
 # -- problems ------------------------------------------------------------------------------------------------------
@@ -131,6 +136,8 @@ class Batch:
     snapshot: Mapping[Key, Obj] | None = None
     resource_version: str = ""
     problems: tuple[Problem, ...] = ()
+    # The resource's models (Resource.model) of the added and modified objects, and of the snapshot's on a reset.
+    models: Mapping[Key, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.added) + len(self.modified) + len(self.deleted)
@@ -317,19 +324,21 @@ class Lister:
             raise WatchError(None, f"the {self.resource.plural} list is not a JSON object")
         return body
 
-    def list(self, stop: threading.Event | None = None,
-             problems: Callable[[str], None] | None = None) -> tuple[dict[Key, Obj], str]:
-        """Every object (all pages), keyed, and the list's resourceVersion. A 410 on a continue restarts the list."""
+    def list(self, stop: threading.Event | None = None, problems: Callable[[str], None] | None = None,
+             each: Callable[[Key, Obj], None] | None = None) -> tuple[dict[Key, Obj], str]:
+        """Every object (all pages), keyed, and the list's resourceVersion. A 410 on a continue restarts the list.
+
+        `each` sees every kept object as its page arrives, so work on it overlaps waiting for the next page."""
         for _ in range(3):
             try:
-                return self._list_pages(stop, problems)
+                return self._list_pages(stop, problems, each)
             except ApiException as exc:
                 if exc.status != 410:
                     raise
-        return self._list_pages(stop, problems)
+        return self._list_pages(stop, problems, each)
 
-    def _list_pages(self, stop: threading.Event | None,
-                    problems: Callable[[str], None] | None) -> tuple[dict[Key, Obj], str]:
+    def _list_pages(self, stop: threading.Event | None, problems: Callable[[str], None] | None,
+                    each: Callable[[Key, Obj], None] | None) -> tuple[dict[Key, Obj], str]:
         items: dict[Key, Obj] = {}
         rv = ""
         cont: str | None = None
@@ -345,6 +354,8 @@ class Lister:
                         problems(f"a listed {self.resource.kind} was left out: {err}")
                     continue
                 items[key] = obj
+                if each is not None:
+                    each(key, obj)
             cont = meta.get("continue") or None
             if not cont or (stop is not None and stop.is_set()):
                 return items, rv
@@ -408,6 +419,8 @@ class ListWatchCache:
         self.watch_timeout = watch_timeout  # seconds, drawn at random per watch as client-go does
         self.resource_version = ""
         self._objects: dict[Key, Obj] = {}
+        self._models: dict[Key, Any] = {}  # Resource.model of each object, when the resource has one
+        self._pending_models: dict[Key, Any] = {}  # for the keys added or modified since the last batch
         self._pending = Pending()
         self._reset_pending = False
         self._new_problems: list[Problem] = []
@@ -560,7 +573,17 @@ class ListWatchCache:
     # -- list and watch ----------------------------------------------------------------------------------------
 
     def _relist(self) -> None:
-        items, rv = self.lister.list(self._stop, self._problem)
+        models: dict[Key, Any] = {}
+
+        def each(key: Key, obj: Obj) -> None:
+            # Models are built page by page, while the server prepares the next; unchanged objects keep theirs.
+            old = self._objects.get(key)  # only this thread replaces _objects
+            if old is not None and key in self._models and _rv(old) == _rv(obj):
+                models[key] = self._models[key]
+            else:
+                models[key] = self._build(obj)
+
+        items, rv = self.lister.list(self._stop, self._problem, each if self.resource.model else None)
         if self.stopping:
             return
         with self._cond:
@@ -575,6 +598,7 @@ class ListWatchCache:
                 if key not in items:
                     self._pending.put(DELETED, key, obj)
             self._objects = items
+            self._models = models
             self.resource_version = rv
             self._reset_pending = True
             self._cond.notify_all()
@@ -631,19 +655,31 @@ class ListWatchCache:
             if rv:
                 self.resource_version = rv
             return False
+        model = self._build(obj) if kind != DELETED and self.resource.model else None
         with self._cond:
             if kind == DELETED:
                 prev = self._objects.pop(key, None)
+                self._models.pop(key, None)
+                self._pending_models.pop(key, None)
                 if prev is not None:
                     self._pending.put(DELETED, key, obj)
             else:
                 had = key in self._objects
                 self._objects[key] = obj
+                if self.resource.model:
+                    self._models[key] = self._pending_models[key] = model
                 self._pending.put(MODIFIED if had else ADDED, key, obj)
             if rv:
                 self.resource_version = rv
             self._cond.notify_all()
         return True
+
+    def _build(self, obj: Obj) -> Any:
+        try:
+            return self.resource.model(obj) if self.resource.model else None
+        except Exception as exc:  # noqa: BLE001 - the models are forgiving; if one is not, report, never crash
+            self._problem(f"building the model of a {self.resource.kind} failed: {type(exc).__name__}: {exc}")
+            return None
 
     # -- delivering ----------------------------------------------------------------------------------------------
 
@@ -660,9 +696,11 @@ class ListWatchCache:
                     continue
                 added, modified, deleted = self._pending.take()
                 reset = self._reset_pending
+                models = dict(self._models) if reset else self._pending_models
                 batch = Batch(self.resource.plural, added, modified, deleted, reset,
                               dict(self._objects) if reset else None, self.resource_version,
-                              tuple(self._new_problems))
+                              tuple(self._new_problems), models)
+                self._pending_models = {}
                 self._reset_pending = False
                 self._new_problems = []
                 self._last_flush = time.monotonic()

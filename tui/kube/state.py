@@ -150,7 +150,9 @@ class ClusterState:
         for key in deleted:
             table.pop(key, None)
         for key, obj in {**added, **modified}.items():
-            view = ServiceView.from_api(obj)
+            view = batch.models.get(key)  # built in the cache's thread
+            if not isinstance(view, ServiceView) or view.raw is not obj:
+                view = ServiceView.from_api(obj)
             table[key] = view
             self._report(view.problems, "Service", key)
         return Change("services", set(added), set(modified), set(deleted), reset=batch.reset)
@@ -179,7 +181,8 @@ class ClusterState:
             if table.pop(key, None) is not None:
                 self._pods_by_ns.get(key[0], set()).discard(key)
         for key, obj in {**added, **modified}.items():
-            table[key] = PodView.from_api(obj)
+            pod = batch.models.get(key)
+            table[key] = pod if isinstance(pod, PodView) and pod.raw is obj else PodView.from_api(obj)
             self._pods_by_ns.setdefault(key[0], set()).add(key)
         return Change("pods", set(added), set(modified), set(deleted), reset=batch.reset)
 
