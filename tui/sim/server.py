@@ -16,7 +16,7 @@ import json
 import logging
 import random
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import yaml
@@ -27,7 +27,8 @@ from tui.sim import admission, discovery, errors, fields, patch, tables
 from tui.sim.faults import Faults
 from tui.sim.rbac import DEMO_USER, RbacRules
 from tui.sim.resources import RESOURCES, ResourceType
-from tui.sim.store import ADDED, DELETED, MODIFIED, Event, Obj, Store
+from tui.sim.store import Obj, Store
+from tui.sim.watch import WatchOptions, WatchStream, dump, int_param, truthy
 
 log = logging.getLogger(__name__)
 
@@ -59,20 +60,12 @@ _EXPIRED_CONTINUE = (
 )
 
 
-def _truthy(v: str | None) -> bool:
-    return v in ("true", "1", "True")
-
-
-def _dump(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
-
-
 def status_response(err: errors.ApiError) -> web.Response:
-    return web.Response(status=err.code, body=_dump(err.status()), content_type=JSON)
+    return web.Response(status=err.code, body=dump(err.status()), content_type=JSON)
 
 
 def json_response(obj: Any, status: int = 200, warnings: list[str] | tuple[str, ...] = ()) -> web.Response:
-    resp = web.Response(status=status, body=_dump(obj), content_type=JSON)
+    resp = web.Response(status=status, body=dump(obj), content_type=JSON)
     for w in warnings:  # as the apiserver's Warning headers, which kubectl prints as "Warning: ..."
         resp.headers.add("Warning", '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"')
     return resp
@@ -104,24 +97,6 @@ class _Snapshot:
     items: list[Obj]
 
 
-@dataclass
-class _Watch:
-    """One open watch: its queue of events and control messages, reachable from faults on any thread."""
-
-    loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
-    drop_after: int | None = None
-    abrupt: bool = True
-
-    def drop(self, after_events: int | None, abrupt: bool) -> None:
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, ("drop", after_events, abrupt))
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, ("stop", None, False))
-
-    __hash__ = object.__hash__
-
-
 class SimServer:
     """The request handlers; `app()` builds the aiohttp application around them."""
 
@@ -133,7 +108,7 @@ class SimServer:
         self.bookmark_interval = bookmark_interval
         self._snapshots: collections.OrderedDict[str, _Snapshot] = collections.OrderedDict()
         self._snapshot_seq = 0
-        self._watches: set[_Watch] = set()
+        self._watches: set[WatchStream] = set()
         # The last requests as (method, path with query): tests assert on what a client really asked.
         self.requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=1000)
         faults.on_expire(self._snapshots.clear)
@@ -281,7 +256,7 @@ class SimServer:
     def _verb(request: web.Request, t: Target) -> str:
         q = request.query
         if request.method == "GET":
-            if t.watch_prefix or _truthy(q.get("watch")):
+            if t.watch_prefix or truthy(q.get("watch")):
                 return "watch"
             return "get" if t.name else "list"
         if request.method == "DELETE":
@@ -541,7 +516,7 @@ class SimServer:
 
     def _list(self, request: web.Request, t: Target) -> web.Response:
         q = request.query
-        limit = self._int_param(q, "limit", 0)
+        limit = int_param(q, "limit", 0)
         token = q.get("continue")
         if token:
             snap_id, start = self._decode_continue(token)
@@ -592,181 +567,14 @@ class SimServer:
             raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion "
                                      "(version meta.k8s.io/v1)") from None
 
-    @staticmethod
-    def _int_param(q: Mapping[str, str], key: str, default: int) -> int:
-        raw = q.get(key)
-        if raw in (None, ""):
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise errors.bad_request(f'{key}: Invalid value: "{raw}": must be an integer') from None
-        if value < 0:
-            raise errors.bad_request(f"{key}: Invalid value: {value}: must be greater than or equal to 0")
-        return value
-
     # -- watch -----------------------------------------------------------------------------------------------
 
     async def _watch(self, request: web.Request, t: Target) -> web.StreamResponse:
-        q = request.query
-        rv_text = q.get("resourceVersion", "")
-        bookmarks = _truthy(q.get("allowWatchBookmarks"))
-        timeout = self._int_param(q, "timeoutSeconds", 0)
-        initial_events = _truthy(q.get("sendInitialEvents"))
-        if q.get("sendInitialEvents") is not None and not initial_events and q.get("sendInitialEvents") != "false":
-            raise errors.bad_request(f'sendInitialEvents: Invalid value: "{q.get("sendInitialEvents")}"')
-        if initial_events:
-            causes = []
-            if q.get("resourceVersionMatch") != "NotOlderThan":
-                causes.append(errors.Cause("FieldValueForbidden", "Forbidden: sendInitialEvents requires setting "
-                                           "resourceVersionMatch to NotOlderThan", "resourceVersionMatch"))
-            if not bookmarks:
-                causes.append(errors.Cause("FieldValueForbidden", "Forbidden: sendInitialEvents requires setting "
-                                           "allowWatchBookmarks to true", "allowWatchBookmarks"))
-            if causes:
-                raise errors.invalid("ListOptions", "", causes, "meta.k8s.io")
-        if rv_text not in ("", "0"):
-            try:
-                start_rv = int(rv_text)
-            except ValueError:
-                raise errors.bad_request(f"invalid resource version: {rv_text!r}") from None
-        where = self._filter(request, t)
-        want_table = self._wants_table(request)
-        include_object = q.get("includeObject", "Metadata")
-        loop = asyncio.get_running_loop()
-        w = _Watch(loop)
-        res = t.res
-
-        def on_event(ev: Event) -> None:
-            if ev.resource is res:
-                loop.call_soon_threadsafe(w.queue.put_nowait, ("event", ev, False))
-
-        initial: list[Obj] = []
-        backlog: list[Event] = []
-        expired: errors.ApiError | None = None
-        with self.store.lock:
-            unsubscribe = self.store.subscribe(on_event)
-            last_rv = self.store.resource_version
-            if rv_text in ("", "0") or initial_events:
-                initial, _ = self.store.list(res, t.namespace, where)
-            else:
-                try:
-                    backlog = self.store.events_since(res, start_rv)
-                except errors.ApiError as err:
-                    expired = err
-        unregister = self.faults.register_watch(w)
-        self._watches.add(w)
-        resp = web.StreamResponse(status=200, headers={"Content-Type": JSON, "Cache-Control": "no-cache, private"})
-        resp.enable_chunked_encoding()
-        sent_columns = False
-
-        def encode(type_: str, obj: Obj) -> bytes:
-            nonlocal sent_columns
-            if want_table and type_ in (ADDED, MODIFIED, DELETED):
-                obj = tables.table(res.kind, [obj], self.store.clock(), include_object=include_object,
-                                   columns=not sent_columns)
-                sent_columns = True
-            return _dump({"type": type_, "object": obj}) + b"\n"
-
-        async def send(type_: str, obj: Obj) -> bool:
-            """Write one event; False when the watch must end because a drop fault fired."""
-            if type_ in (ADDED, MODIFIED, DELETED):
-                shape = self.faults.take_malformed(res.plural, "watch")
-                if shape:
-                    obj = self.faults.malform(obj, shape)
-            await resp.write(encode(type_, obj))
-            if w.drop_after is not None and type_ != "BOOKMARK":
-                w.drop_after -= 1
-                if w.drop_after <= 0:
-                    return False
-            return True
-
-        def translate(ev: Event) -> tuple[str, Obj] | None:
-            """The event as this watch's filter sees it: an object leaving the selection is DELETED, entering ADDED."""
-            if t.namespace and ev.namespace != t.namespace:
-                return None  # a namespaced watch sees only its namespace, as the apiserver's
-            if where is None:
-                return ev.type, ev.obj
-            new_in = ev.type != DELETED and where(ev.obj)
-            old_in = (ev.old is not None and where(ev.old)) if ev.type != ADDED else False
-            if ev.type == DELETED:
-                return (DELETED, ev.obj) if where(ev.obj) or old_in else None
-            if new_in and old_in:
-                return MODIFIED, ev.obj
-            if new_in:
-                return ADDED, ev.obj
-            if old_in:
-                return DELETED, ev.obj
-            return None
-
-        dropped, abrupt, gone = False, False, False
+        opts = WatchOptions.parse(request.query, t.res, t.namespace, self._filter(request, t),
+                                  self._wants_table(request))
+        stream = WatchStream(self.store, self.faults, opts, self.bookmark_interval)
+        self._watches.add(stream)
         try:
-            await resp.prepare(request)
-            if expired is not None:
-                await resp.write(_dump({"type": "ERROR", "object": expired.status()}) + b"\n")
-                return resp
-            for obj in initial:
-                if not await send(ADDED, obj):
-                    dropped, abrupt = True, w.abrupt
-                    return resp
-            if initial_events:
-                await resp.write(encode("BOOKMARK", self._bookmark(res, last_rv, initial_end=True)))
-            for ev in backlog:
-                out = translate(ev)
-                if out and not await send(*out):
-                    dropped, abrupt = True, w.abrupt
-                    return resp
-                last_rv = max(last_rv, ev.rv) if backlog else last_rv
-            deadline = loop.time() + timeout if timeout else None
-            next_bookmark = loop.time() + self.bookmark_interval if bookmarks else None
-            while True:
-                now = loop.time()
-                waits = [x - now for x in (deadline, next_bookmark) if x is not None]
-                if deadline is not None and deadline <= now:
-                    break
-                try:
-                    msg, ev, flag = await asyncio.wait_for(w.queue.get(), max(0.0, min(waits)) if waits else None)
-                except asyncio.TimeoutError:
-                    if next_bookmark is not None and loop.time() >= next_bookmark:
-                        await resp.write(encode("BOOKMARK", self._bookmark(res, last_rv)))
-                        next_bookmark = loop.time() + self.bookmark_interval
-                    continue
-                if msg == "stop":
-                    break
-                if msg == "drop":
-                    if ev is None:
-                        dropped, abrupt = True, flag
-                        return resp
-                    w.drop_after, w.abrupt = ev, flag
-                    continue
-                if ev.rv <= last_rv:
-                    continue  # already sent from the backlog
-                last_rv = ev.rv
-                out = translate(ev)
-                if out and not await send(*out):
-                    dropped, abrupt = True, w.abrupt
-                    return resp
-            return resp
-        except (ConnectionResetError, asyncio.CancelledError):
-            gone = True  # the client went away: nothing more to write
-            raise
+            return await stream.serve(request)
         finally:
-            unsubscribe()
-            unregister()
-            self._watches.discard(w)
-            if dropped and abrupt:
-                if request.transport is not None:
-                    request.transport.abort()  # a broken chunked stream, as a dying connection leaves it
-            elif not gone:
-                try:
-                    await resp.write_eof()
-                except (ConnectionResetError, RuntimeError):
-                    pass
-
-    @staticmethod
-    def _bookmark(res: ResourceType, rv: int, initial_end: bool = False) -> Obj:
-        meta: dict[str, Any] = {"resourceVersion": str(rv)}
-        if initial_end:
-            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        return {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta}
-
+            self._watches.discard(stream)
