@@ -291,3 +291,64 @@ async def test_refresh_relists_namespaces_and_signals(make_app, api_server):
         await wait_for(pilot, lambda: sum(1 for _, p, _ in api_server.requests
                                           if p.split("?")[0] == "/api/v1/namespaces") > before, "a relist")
         assert seen == [True]
+
+
+async def test_long_names_yield_so_state_and_marks_fit_80_columns(kubeconfig_path, xdg):
+    from tui.app import AppOptions, create_app
+    from tui.config import StateStore, state_dir
+    from tui.kube.client import connect
+    from tests.tui.conftest import fixed_clock
+
+    long_ctx = "arn:aws:eks:eu-central-1:123456789012:cluster/production-payments"
+    long_ns = "payments-settlement-reconciliation-batch-jobs"
+    conn = connect(str(kubeconfig_path), env={}).with_namespace(long_ns)
+    conn = type(conn)(**{**conn.__dict__, "context": long_ctx})
+    app = create_app(conn, clock=fixed_clock, options=AppOptions(demo=True, read_only=True),
+                     state=StateStore(state_dir()))
+    async with app.run_test(size=SIZE) as pilot:
+        app.post_message(ConnectionStateChanged(ConnectionState.disconnected(
+            FIXED_NOW, error="down", retry_at=FIXED_NOW + timedelta(seconds=30), source="services")))
+        await pilot.pause()
+        bar = app.screen.query_one("HeaderBar")
+        state = bar.query_one("#state", Label)
+        assert header_text(app, "state") == "disconnected, retrying in 30s"
+        for part in ("#context", "#namespace", "#state", "#demo", "#read-only"):
+            region = bar.query_one(part).region
+            assert region.width > 0 and region.right <= 80, (part, region)
+        assert state.region.right <= bar.query_one("#demo").region.x
+        ctx, ns = header_text(app, "context"), header_text(app, "namespace")
+        # both ends stay: the account prefix and the cluster name's tail
+        assert "..." in ctx and ctx.startswith("arn:") and ctx.endswith("ments")
+        assert not bar.query_one("#brand").display  # the brand gives way first
+        assert "..." in ns and len(ns) >= 8
+        assert bar.query_one("#context").tooltip == long_ctx
+
+
+def test_fit_names_shares_the_room():
+    from tui.widgets.header import fit_names, shorten
+
+    assert shorten("abcdefghij", 10) == "abcdefghij"
+    assert shorten("abcdefghijklmnop", 9) == "abc...nop"
+    assert fit_names("kind-dev", "dev", 40) == ("kind-dev", "dev")
+    ctx, ns = fit_names("c" * 48, "n" * 10, 40)
+    assert (len(ctx), ns) == (30, "n" * 10)
+    ctx, ns = fit_names("kind-dev", "n" * 50, 40)
+    assert (ctx, len(ns)) == ("kind-dev", 32)
+    ctx, ns = fit_names("c" * 48, "n" * 63, 16)
+    assert (len(ctx), len(ns)) == (8, 8)
+
+
+async def test_ctrl_c_quits(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("colon", "a")  # even from inside the command line
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert app.return_code == 0 and not app.is_running
+
+
+async def test_no_color_setting(make_app):
+    app = make_app(no_color=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.no_color

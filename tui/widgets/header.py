@@ -18,7 +18,7 @@ from tui.kube.connection import ConnectionState, Phase
 if TYPE_CHECKING:
     from tui.app import SvcscopeApp
 
-CONTEXT_MAX = 32  # long EKS/GKE context names must not push the connection state off an 80-column screen
+MIN_NAME = 8  # never shorten a name below this
 
 
 def shorten(text: str, limit: int) -> str:
@@ -27,6 +27,17 @@ def shorten(text: str, limit: int) -> str:
         return text
     head = (limit - 3) // 2
     return f"{text[:head]}...{text[len(text) - (limit - 3 - head):]}"
+
+
+def fit_names(context: str, namespace: str, room: int) -> tuple[str, str]:
+    """Share `room` columns between the context and namespace names: long EKS/GKE context names and long
+    namespaces must not push the connection state or the READ-ONLY mark off an 80-column screen."""
+    if len(context) + len(namespace) <= room:
+        return context, namespace
+    ns_room = min(len(namespace), max(MIN_NAME, room // 3))
+    ctx_room = max(MIN_NAME, room - ns_room)
+    ns_room = max(min(len(namespace), MIN_NAME), room - min(len(context), ctx_room))
+    return shorten(context, ctx_room), shorten(namespace, ns_room)
 
 
 class HeaderBar(Horizontal):
@@ -39,6 +50,7 @@ class HeaderBar(Horizontal):
         #brand { text-style: bold; color: $accent; padding: 0 1; }
         .field { color: $text-muted; padding: 0; }
         #context, #namespace { text-style: bold; padding: 0 2 0 0; }
+        #state { padding: 0; }
         #state.-connected { color: $text-success; }
         #state.-connecting { color: $text-warning; }
         #state.-disconnected { color: $text-error; text-style: bold; }
@@ -72,18 +84,38 @@ class HeaderBar(Horizontal):
         # the countdown: cheap, and only renders a label
         self.set_interval(1.0, self._tick, name="header-countdown")
 
+    def on_resize(self) -> None:
+        self._fit()
+
     def _show_scope(self, scope: Scope) -> None:
-        self.query_one("#context", Label).update(shorten(scope.context, CONTEXT_MAX))
-        self.query_one("#namespace", Label).update("*all*" if scope.all_namespaces else scope.namespace)
+        self._fit()
 
     def _show_state(self, state: ConnectionState) -> None:
         label = self.query_one("#state", Label)
-        label.update(state.describe(self.svcscope.clock()))
         for phase in Phase:
             label.set_class(state.phase is phase, f"-{phase.value}")
         label.tooltip = state.error
+        self._fit()
 
     def _tick(self) -> None:
-        state = self.svcscope.connection_state
-        if state.phase is Phase.DISCONNECTED:
-            self.query_one("#state", Label).update(state.describe(self.svcscope.clock()))
+        if self.svcscope.connection_state.phase is Phase.DISCONNECTED:
+            self._fit()
+
+    def _fit(self) -> None:
+        """Lay the line out for the current width: the state and the marks always show, names yield."""
+        app = self.svcscope
+        scope, state_text = app.scope, app.connection_state.describe(app.clock())
+        namespace = "*all*" if scope.all_namespaces else scope.namespace
+        width = self.size.width or 80
+        fixed = len("ctx ") + 2 + len("ns ") + 2 + len(state_text) + 1
+        fixed += (len(" DEMO ") if app.options.demo else 0) + (len(" READ-ONLY ") + 1 if app.options.read_only else 0)
+        brand = self.query_one("#brand", Label)
+        room = width - fixed - len(" svcscope ")
+        brand.display = room >= 2 * MIN_NAME or width >= 100
+        if not brand.display:
+            room = width - fixed
+        context, namespace = fit_names(scope.context, namespace, max(room, 2 * MIN_NAME))
+        self.query_one("#context", Label).update(context)
+        self.query_one("#context", Label).tooltip = scope.context if context != scope.context else None
+        self.query_one("#namespace", Label).update(namespace)
+        self.query_one("#state", Label).update(state_text)
