@@ -190,3 +190,35 @@ def test_why_empty_names_the_cause():
     assert why_empty(sel, [], None) == "No EndpointSlice exists for web yet."
     assert "ExternalName" in why_empty(svc(type_="ExternalName", externalName="x.example"), [], None)
     assert why_empty(sel, [eps("web-a", ["10.244.1.1"])], []) is None
+
+
+def test_sort_keys_order_age_endpoints_and_ips_by_value():
+    old = ServiceView.from_api({"metadata": {"name": "old", "namespace": "dev", "creationTimestamp":
+                                             "2024-01-01T00:00:00Z"}, "spec": {"clusterIP": "10.96.0.10",
+                                                                              "clusterIPs": ["10.96.0.10"]}})
+    young = svc("young", clusterIP="10.96.0.9", clusterIPs=["10.96.0.9"])
+    headless = svc("headless", clusterIP="None", clusterIPs=["None"])
+    rows = {v.name: service_row(v, c, NOW) for v, c in ((old, (10, 10)), (young, (2, 9)), (headless, (0, 0)))}
+    by = lambda col: [name for name, _ in sorted(rows.items(), key=lambda kv: kv[1].sort_key(col))]
+    assert by("age")[-1] == "old"  # youngest first, as the AGE column reads
+    assert by("endpoints") == ["headless", "young", "old"]
+    assert by("clusterIP") == ["headless", "young", "old"]  # 10.96.0.9 < 10.96.0.10 numerically, not as text
+    assert by("name") == ["headless", "old", "young"]
+
+
+def test_filter_substring_inverse_and_label_selector():
+    from tui.kube.rows import parse_filter
+    from tui.kube.selectors import SelectorError
+
+    a = service_row(svc("web", selector={"app": "web"}, type_="NodePort"), (1, 1), NOW)
+    b = service_row(ServiceView.from_api({"metadata": {"name": "db", "namespace": "dev",
+                                                       "labels": {"tier": "data", "app": "db"}},
+                                          "spec": {"type": "ClusterIP"}}), (0, 0), NOW)
+    keep = lambda text: [r.cells["name"] for r in (a, b) if parse_filter(text)(r)]
+    assert keep("") == ["web", "db"]
+    assert keep("nodeport") == ["web"]
+    assert keep("!nodeport") == ["db"]
+    assert keep("-l tier=data") == ["db"]
+    assert keep("-l tier!=data") == ["web"]
+    with pytest.raises(SelectorError):
+        parse_filter("-l a in (b")

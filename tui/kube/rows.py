@@ -8,12 +8,14 @@ kubectl does (Go's text/tabwriter with kubectl's settings: minwidth 6, padding 3
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from tui.kube.models import SERVICE_NAME_LABEL, PodView, ServiceView, SliceEndpoint, SliceView, human_age
+from tui.kube.selectors import match_labels, parse_label_selector
 
 Key = tuple[str, str]
 
@@ -41,9 +43,26 @@ class Row:
     key: tuple[str, ...]
     cells: dict[str, str]
     health: Health = Health.OK
+    sort: dict[str, Any] = field(default_factory=dict)  # typed sort values where the text sorts wrongly
+    labels: Mapping[str, str] = field(default_factory=dict)  # the object's labels, for `-l` filters
 
     def values(self, columns: Sequence[Column]) -> list[str]:
         return [self.cells[c.key] for c in columns]
+
+    def sort_key(self, column: str) -> Any:
+        """What the pane sorts a column by: AGE by age, ENDPOINTS by counts, IPs numerically, else the text."""
+        return self.sort.get(column, (0, self.cells.get(column, "")))
+
+
+def _ip_key(text: str) -> tuple[int, Any]:
+    try:
+        return (1, ipaddress.ip_address(text))  # type: ignore[return-value]
+    except ValueError:
+        return (0, text)  # None, <none>: before every address
+
+
+def _age_key(created: datetime | None) -> tuple[int, float]:
+    return (0, 0.0) if created is None else (1, -created.timestamp())  # youngest first, as the AGE it prints
 
 
 # -- Services ------------------------------------------------------------------------------------------------------
@@ -114,7 +133,9 @@ def service_row(view: ServiceView, counts: tuple[int, int], now: datetime) -> Ro
         "selector": view.kubectl_selector(),
         "age": human_age(view.created, now),
     }
-    return Row(view.key, cells, service_health(view, ready, total))
+    sort = {"age": _age_key(view.created), "endpoints": (1, ready, total), "clusterIP": _ip_key(cluster_ip),
+            "ports": (1, view.ports[0].port if view.ports else 0, cells["ports"])}
+    return Row(view.key, cells, service_health(view, ready, total), sort, view.labels_dict)
 
 
 def service_json(view: ServiceView, counts: tuple[int, int], now: datetime) -> dict[str, Any]:
@@ -199,7 +220,9 @@ def endpoint_row(view: SliceView, index: int, ep: SliceEndpoint, ports: str) -> 
         "slice": view.name,
     }
     health = Health.OK if ep.is_ready else Health.NONE_READY
-    return Row((view.namespace, view.name, str(index)), cells, health)
+    labels = view.raw.get("metadata", {}).get("labels") if isinstance(view.raw.get("metadata"), dict) else None
+    return Row((view.namespace, view.name, str(index)), cells, health, {"address": _ip_key(ep.address)},
+               labels if isinstance(labels, dict) else {})
 
 
 def endpoint_rows(slices: Iterable[SliceView]) -> list[Row]:
@@ -258,7 +281,24 @@ def kubectl_slice_row(view: SliceView, now: datetime) -> Row:
         "endpoints": _more(addresses[:3], len(addresses)),
         "age": human_age(view.created, now),
     }
-    return Row(view.key, cells)
+    return Row(view.key, cells, sort={"age": _age_key(view.created)})
+
+
+# -- the `/` filter ----------------------------------------------------------------------------------------------
+
+
+def parse_filter(text: str) -> Callable[[Row], bool]:
+    """k9s's `/` filter: `word` keeps rows with it in any cell (case-insensitive), `!word` drops them, and
+    `-l key=value,...` keeps rows whose object's labels match the selector. Raises SelectorError on a bad one."""
+    text = text.strip()
+    if text.startswith("-l"):
+        reqs = parse_label_selector(text[2:].strip())
+        return lambda row: match_labels(reqs, row.labels)
+    invert = text.startswith("!")
+    needle = (text[1:] if invert else text).strip().lower()
+    if not needle:
+        return lambda row: True
+    return lambda row: any(needle in cell.lower() for cell in row.cells.values()) != invert
 
 
 # -- why a Service has no endpoints --------------------------------------------------------------------------------
