@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.signal import Signal
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui import __version__
 from tui.config import StateStore
@@ -264,6 +264,9 @@ class SvcscopeApp(App[int]):
         except BaseException:
             conn.close()
             raise
+        if get_current_worker().is_cancelled:  # a newer :ctx superseded this one while it probed
+            conn.close()
+            return
         self.post_message(ContextSwitched(conn))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="namespaces")

@@ -352,3 +352,32 @@ async def test_no_color_setting(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.no_color
+
+
+async def test_ctx_to_an_unreachable_cluster_keeps_the_current_one(tmp_path, kubeconfig_path, xdg):
+    """A failed switch says why in one sentence and leaves the app where it was."""
+    import yaml as _yaml
+
+    from tests.tui.servers import closed_port
+    from tests.tui.conftest import fixed_clock
+    from tui.app import AppOptions, create_app
+    from tui.config import StateStore, state_dir
+    from tui.kube.client import connect
+
+    doc = _yaml.safe_load(kubeconfig_path.read_text())
+    port = closed_port()
+    doc["clusters"].append({"name": "gone", "cluster": {"server": f"http://127.0.0.1:{port}"}})
+    doc["contexts"].append({"name": "gone-ctx", "context": {"cluster": "gone", "user": "admin"}})
+    kubeconfig_path.write_text(_yaml.safe_dump(doc))
+    messages: list = []
+    app = create_app(connect(str(kubeconfig_path), env={}), clock=fixed_clock, options=AppOptions(),
+                     state=StateStore(state_dir()))
+    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
+        await run_command(pilot, "ctx gone-ctx")
+        await wait_for(pilot, lambda: any(m.notification.title == "Context switch failed" for m in messages
+                                          if isinstance(m, Notify)), "the failure")
+        failure = [m.notification for m in messages if isinstance(m, Notify)
+                   and m.notification.title == "Context switch failed"][0]
+        assert failure.message.startswith(f"Nothing answers at http://127.0.0.1:{port} (connection refused)")
+        assert "for context 'gone-ctx'" in failure.message
+        assert app.scope.context == "kind-dev" and header_text(app, "context") == "kind-dev"
