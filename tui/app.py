@@ -113,6 +113,9 @@ class SvcscopeApp(App[int]):
         return MainScreen()
 
     def on_mount(self) -> None:
+        if self.options.theme not in self.available_themes:
+            self.notify(f"Unknown theme {self.options.theme!r} in the settings; using {self.theme}.",
+                        severity="warning")
         self.list_namespaces()
 
     def action_command_line(self) -> None:

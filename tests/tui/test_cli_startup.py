@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.tui.servers import closed_port
@@ -76,3 +77,44 @@ def test_broken_settings_file(tmp_path):
 def test_demo_does_not_mix_with_kubeconfig(tmp_path):
     line = assert_one_sentence_exit_1(run_cli(tmp_path, "--demo", "--context", "prod"))
     assert line == "svcscope: --demo runs its own simulated cluster: drop --kubeconfig and --context, or drop --demo."
+
+
+def test_prepare_falls_back_when_the_remembered_namespace_is_forbidden(tmp_path, monkeypatch):
+    """k9s-like memory must not lock a user out: a remembered namespace now forbidden gives the context's one."""
+    import argparse
+    from contextlib import ExitStack
+
+    from aiohttp import web
+
+    from tests.tui.servers import ThreadServer, healthy, status
+    from tui.commands.tui import prepare
+    from tui.config import StateStore, state_dir
+
+    async def secrets_only(request: web.Request) -> web.StreamResponse:
+        if "/namespaces/secret/" in request.path:
+            return status(403, "Forbidden", "services is forbidden")
+        return await healthy(request)
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    server = ThreadServer(secrets_only).start()
+    try:
+        cfg = tmp_path / "kubeconfig"
+        cfg.write_text(yaml.safe_dump({
+            "current-context": "c",
+            "clusters": [{"name": "k", "cluster": {"server": server.url}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u", "namespace": "dev"}}],
+        }))
+        StateStore(state_dir()).remember("c", "secret", False)
+        args = argparse.Namespace(kubeconfig=str(cfg), context=None, namespace=None, all_namespaces=False,
+                                  demo=False, read_only=False)
+        with ExitStack() as stack:
+            assert prepare(args, stack).connection.namespace == "dev"
+        # asked for explicitly, the same namespace is an error in one sentence
+        args.namespace = "secret"
+        with ExitStack() as stack, pytest.raises(Exception) as info:
+            prepare(args, stack)
+        assert "does not allow user 'u' to list services in namespace secret (403 Forbidden" in str(info.value)
+    finally:
+        server.stop()

@@ -48,8 +48,15 @@ def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
         kubeconfig, context = start_demo(stack, args)
     conn = connect(kubeconfig, context, args.namespace, args.all_namespaces)
     stack.callback(conn.close)
-    conn = apply_remembered(conn, state, args)  # same client, another scope
-    check_access(conn)
+    remembered = apply_remembered(conn, state, args)  # same client, another scope
+    try:
+        check_access(remembered)
+        conn = remembered
+    except KubeConnectionError as exc:
+        # a remembered namespace that is now forbidden must not lock the user out: use the context's own
+        if remembered is conn or exc.kind != "forbidden":
+            raise
+        check_access(conn)
     from tui.app import AppOptions  # Textual only once there is something to show
 
     options = AppOptions(
