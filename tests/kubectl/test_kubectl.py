@@ -283,3 +283,59 @@ def test_apply_twice_merges_by_the_last_applied_configuration(seeded: client.Api
     assert out.stdout.strip() == "service/web configured"
     svc = client.CoreV1Api(seeded).read_namespaced_service("web", "dev")
     assert [(p.port, p.target_port) for p in svc.spec.ports] == [(80, 9090)]
+
+
+IMPERATIVE = [
+    ("namespaces", None, "test", "create namespace test"),
+    ("configmaps", "dev", "cfg", "create configmap cfg --from-literal=a=1 --from-literal=b=two"),
+    ("services", "dev", "web", "create service clusterip web --tcp=5678:8080 --tcp=80:http"),
+    ("services", "dev", "np", "create service nodeport np --tcp=80:8080 --node-port=30080"),
+    ("services", "dev", "lb", "create service loadbalancer lb --tcp=443:8443"),
+    ("services", "dev", "ext", "create service externalname ext --external-name=example.com"),
+    ("deployments", "dev", "nginx", "create deployment nginx --image=nginx:1.17.1 --replicas=3 --port=80"),
+]
+
+
+def _meaningful(o: object) -> object:
+    """Without nulls and empty maps/lists, which mean nothing in Kubernetes JSON."""
+    if isinstance(o, dict):
+        o = {k: _meaningful(v) for k, v in o.items()}
+        return {k: v for k, v in o.items() if v not in (None, {}, [])}
+    if isinstance(o, list):
+        return [_meaningful(x) for x in o]
+    return o
+
+
+def _contains(big: object, small: object, path: str = "") -> None:
+    if isinstance(small, dict):
+        assert isinstance(big, dict), path
+        for k, v in small.items():
+            assert k in big, f"{path}.{k} missing"
+            _contains(big[k], v, f"{path}.{k}")
+    elif isinstance(small, list):
+        assert isinstance(big, list) and len(big) == len(small), path
+        for i, (b, s) in enumerate(zip(big, small)):
+            _contains(b, s, f"{path}[{i}]")
+    else:
+        assert big == small, f"{path}: {big!r} != {small!r}"
+
+
+@pytest.mark.parametrize("plural,ns,name,cmd", IMPERATIVE, ids=[c[3].split()[1] + "-" + c[2] for c in IMPERATIVE])
+def test_imperative_create_sends_protobuf_the_sim_decodes(sim: SimCluster, seeded: client.ApiClient,
+                                                          kubectl: Kubectl, plural: str, ns: str | None, name: str,
+                                                          cmd: str) -> None:
+    """kubectl create <kind> sends protobuf; what is stored must be what kubectl meant (its own dry-run JSON)."""
+    import json
+
+    import urllib3
+
+    meant = json.loads(kubectl(*cmd.split(), "--dry-run=client", "-o", "json").stdout)
+    out = kubectl(*cmd.split())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith(f"/{name} created")
+    group = "/apis/apps/v1" if plural == "deployments" else "/api/v1"
+    path = f"{group}/namespaces/{ns}/{plural}/{name}" if ns else f"{group}/{plural}/{name}"
+    stored = json.loads(urllib3.PoolManager().request("GET", sim.url + path).data)
+    meant.pop("status", None)
+    meant["metadata"].pop("creationTimestamp", None)
+    _contains(stored, _meaningful(meant))

@@ -55,6 +55,12 @@ def test_protobuf_and_apply_patch_are_415(http) -> None:
     code, status = http("POST", "/api/v1/namespaces/dev/services", b"k8s\x00\x0a",
                         Content_Type="application/vnd.kubernetes.protobuf")
     assert code == 415 and status["reason"] == "UnsupportedMediaType"
+    # a well-formed envelope of a kind the sim cannot decode from protobuf: refused, with what to do instead
+    type_meta = b"\x0a\x02v1\x12\x03Pod"
+    pod = b"k8s\x00" + b"\x0a" + bytes([len(type_meta)]) + type_meta + b"\x12\x00"
+    code, status = http("POST", "/api/v1/namespaces/dev/pods", pod, Content_Type="application/vnd.kubernetes.protobuf")
+    assert code == 415 and "Pod in protobuf is not supported" in status["message"]
+    assert "--dry-run=client -o yaml" in status["message"]
     http("POST", "/api/v1/namespaces/dev/configmaps", json.dumps({"metadata": {"name": "a"}}))
     code, status = http("PATCH", "/api/v1/namespaces/dev/configmaps/a?fieldManager=x", "data: {}",
                         Content_Type="application/apply-patch+yaml")

@@ -23,7 +23,7 @@ import yaml
 from aiohttp import web
 
 from tui.kube import selectors
-from tui.sim import admission, discovery, errors, fields, patch, tables
+from tui.sim import admission, discovery, errors, fields, patch, protobuf, tables
 from tui.sim.faults import Faults
 from tui.sim.rbac import DEMO_USER, RbacRules
 from tui.sim.resources import RESOURCES, ResourceType
@@ -326,13 +326,20 @@ class SimServer:
     async def _body(request: web.Request, allow_empty: bool = False) -> Any:
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         raw = await request.read()
-        if "protobuf" in ctype or "cbor" in ctype:
-            # kubectl's imperative `create service|namespace|...` always sends protobuf; say how to get JSON.
+        if "protobuf" in ctype:
+            try:  # kubectl's imperative `create namespace|configmap|service|deployment` sends only protobuf
+                return protobuf.decode(raw)
+            except protobuf.UnsupportedProtobuf as exc:
+                raise errors.ApiError(
+                    415, "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted media types include: "
+                    f"application/json, application/yaml ({exc}; the simulated cluster decodes protobuf only for "
+                    f"namespaces, configmaps, services and deployments: pipe `kubectl create ... "
+                    f"--dry-run=client -o yaml` into `kubectl create -f -`)") from None
+        if "cbor" in ctype:
             raise errors.ApiError(415, "UnsupportedMediaType",
                                   "the body of the request was in an unknown format - accepted media types "
-                                  "include: application/json, application/yaml (the simulated cluster speaks JSON "
-                                  "only: pipe `kubectl create ... --dry-run=client -o yaml` into "
-                                  "`kubectl create -f -`)")
+                                  "include: application/json, application/yaml")
         if not raw.strip():
             if allow_empty:
                 return None
