@@ -26,7 +26,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, Union
@@ -64,6 +64,7 @@ STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 FAILING_REASONS = ("CrashLoopBackOff", "RunContainerError", "CreateContainerConfigError", "CreateContainerError")
 
 Json = dict[str, Any]
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # sorts pods without a creationTimestamp first
 
 
 def state_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -184,7 +185,7 @@ class ProxyState:
     def pods_by_node(self) -> dict[str, PodView]:
         """The current (not terminating, newest) kube-proxy pod per node."""
         out: dict[str, PodView] = {}
-        for pod in sorted(self.pods, key=lambda p: p.created or datetime.min.replace(tzinfo=timezone.utc)):
+        for pod in sorted(self.pods, key=lambda p: p.created or EPOCH):
             if not pod.deleting and pod.node_name:
                 out[pod.node_name] = pod
         return out
@@ -515,7 +516,7 @@ class ProxySwitch:
     def _progress(self, old_uids: set[str], nodes: Sequence[str]) -> RolloutProgress:
         pods = self._pods()
         current: dict[str, PodView] = {}
-        for pod in sorted(pods, key=lambda p: (p.uid not in old_uids, p.created or datetime.min.replace(tzinfo=timezone.utc))):
+        for pod in sorted(pods, key=lambda p: (p.uid not in old_uids, p.created or EPOCH)):
             if pod.node_name and not (pod.deleting and pod.uid not in old_uids):
                 current[pod.node_name] = pod  # new pods sort last, so they win over an old one on the same node
         progress = []
@@ -726,7 +727,7 @@ class ProxySwitch:
         outcome.message = last.message
         if changed[0] and outcome.backup is not None and auto_rollback:
             self.emit(Notice(f"{last.message}; rolling back to {outcome.backup.name}"))
-            rb = self.rollback(outcome.backup, confirm=lambda m, r: True, outcome=outcome)
+            rb = self.rollback(outcome.backup, confirm=lambda m, r: True, steps=outcome.steps)
             outcome.rolled_back = rb.ok
             outcome.message = (f"{last.message}; rolled back to {outcome.backup.name}: " + rb.message if rb.ok else
                                f"{last.message}; the rollback failed too: {rb.message}")
@@ -758,11 +759,13 @@ class ProxySwitch:
                 or (parse(data[CONFIG_KEY]).mode if CONFIG_KEY in data else ""))
         return Backup(cm["metadata"]["name"], data, mode, None)
 
-    def rollback(self, backup: Backup | None = None, confirm: Callable[[Mutation, StepResult], bool] = lambda m, r: True,
-                 outcome: SwitchOutcome | None = None) -> SwitchOutcome:
-        """Put the backup's data back (with a fresh resourceVersion precondition), restart, verify its mode."""
-        own = outcome is None
-        outcome = outcome or SwitchOutcome(False, "")
+    def rollback(self, backup: Backup | None = None,
+                 confirm: Callable[[Mutation, StepResult], bool] = lambda m, r: True,
+                 steps: list[tuple[str, StepResult]] | None = None) -> SwitchOutcome:
+        """Put the backup's data back (with a fresh resourceVersion precondition), restart, verify its mode.
+
+        `steps`: the list to record the steps in (a failed switch passes its own, so one log tells the story)."""
+        outcome = SwitchOutcome(False, "", steps if steps is not None else [])
         self.guard.check("rolling back kube-proxy's configuration")
         self.emit(StepStarted("rollback", "read the backup and the current ConfigMap"))
         try:
@@ -770,16 +773,16 @@ class ProxySwitch:
             state = self.read()
         except SwitchError as exc:
             self._step(outcome, "rollback", StepResult(False, str(exc)))
-            return replace(outcome, ok=False, message=str(exc)) if own else SwitchOutcome(False, str(exc))
-        if own:
-            outcome.backup = backup
+            outcome.message = str(exc)
+            return outcome
+        outcome.backup = backup
         text = backup.data.get(CONFIG_KEY, "")
         try:
             target = parse(text)
         except ProxyConfigError as exc:
-            msg = f"the backup {backup.name} does not hold a usable {CONFIG_KEY}: {exc}"
-            self._step(outcome, "rollback", StepResult(False, msg))
-            return SwitchOutcome(False, msg)
+            outcome.message = f"the backup {backup.name} does not hold a usable {CONFIG_KEY}: {exc}"
+            self._step(outcome, "rollback", StepResult(False, outcome.message))
+            return outcome
         diff = unified_diff(state.text, text)
         self.emit(DiffReady(diff))
         title = f"roll back kube-proxy to {backup.name} (mode {target.mode})"
@@ -803,12 +806,10 @@ class ProxySwitch:
 
         results = self.guard.run(Mutation(title, diff, dry_run, apply, verify), confirm)
         last = results[-1]
-        ok = last.ok and len(results) == 3
         if len(results) == 1 and last.ok:
-            return SwitchOutcome(False, "the rollback was not confirmed; nothing was changed", outcome.steps,
-                                 backup, declined=True)
-        msg = f"kube-proxy runs {target.mode} again: {last.message}" if ok else last.message
-        if own:
-            outcome.ok, outcome.message, outcome.rolled_back = ok, msg, ok
+            outcome.declined = True
+            outcome.message = "the rollback was not confirmed; nothing was changed"
             return outcome
-        return SwitchOutcome(ok, msg, outcome.steps, backup, rolled_back=ok)
+        outcome.ok = outcome.rolled_back = last.ok and len(results) == 3
+        outcome.message = f"kube-proxy runs {target.mode} again: {last.message}" if outcome.ok else last.message
+        return outcome
