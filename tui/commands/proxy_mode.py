@@ -70,8 +70,10 @@ def run(args: argparse.Namespace) -> int:
 # -- connecting ---------------------------------------------------------------------------------------------------
 
 class _Context:
-    def __init__(self, demo: Any = None) -> None:
-        self.demo = demo  # the KubeProxyPods component in --demo
+    def __init__(self) -> None:
+        self.demo: Any = None  # the KubeProxyPods component in --demo
+        self.emulator: Any = None  # --demo: the emulated IPVS table of "this node"
+        self.sim: Any = None
 
 
 def _with_cluster(args: argparse.Namespace, body: Callable[[Any, _Context], int]) -> int:
@@ -90,12 +92,15 @@ def _with_cluster(args: argparse.Namespace, body: Callable[[Any, _Context], int]
             from tui.sim.cluster import SimCluster
             from tui.sim.kubeproxy_pods import ensure_kube_proxy
 
+            from tui.sim.kubeproxy import ensure_emulator
+
+            node = args.node or DEMO_NODE
             sim = SimCluster(scenario="tutorial")
             kp = ensure_kube_proxy(sim)
+            ctx.emulator = ensure_emulator(sim, node)
             sim.start()
             api = sim.api_client()
-            ctx.demo = kp
-            node = args.node or DEMO_NODE
+            ctx.demo, ctx.sim = kp, sim
             kw.update(node_env=kp.node_env(node), this_node=node, locator=kp.locator(), poll_interval=0.2)
         else:
             api = connect(args.kubeconfig, args.context).api_client
@@ -256,17 +261,19 @@ def _switch(args: argparse.Namespace, sw: Any, ctx: _Context) -> int:
     old_mode = out.old_mode
     print(f"svcscope proxy-mode: {out.message}", file=sys.stdout if out.ok else sys.stderr, flush=True)
     if out.ok and old_mode and args.mode and args.mode != old_mode:
-        if ctx.demo is not None:
-            print("[leftovers] not checked in --demo: they are read with this node's own tools on a real node")
+        if ctx.emulator is not None:  # --demo: "this node" is simulated; its IPVS table is the emulated one
+            table = ctx.sim.call(ctx.emulator.resync)
+            env = LeftoverEnv(ipvs=lambda: table, no_tools="the simulated node has no iptables, nft or ipset")
         else:
-            report = find_leftovers(args.mode, LeftoverEnv())
-            for lo in report.leftovers:
-                print(f"[leftovers] {lo.describe()}\n  clean up with: {lo.cleanup[0]}\n  or by hand: "
-                      + "; ".join(lo.cleanup[1:]))
-            for why in report.unchecked:
-                print(f"[leftovers] not checked: {why}")
-            if report.clean and not report.unchecked:
-                print(f"[leftovers] none: nothing of another mode is left on this node")
+            env = LeftoverEnv()
+        report = find_leftovers(args.mode, env)
+        for lo in report.leftovers:
+            print(f"[leftovers] {lo.describe()}\n  clean up with: {lo.cleanup[0]}\n  or by hand: "
+                  + "; ".join(lo.cleanup[1:]))
+        for why in report.unchecked:
+            print(f"[leftovers] not checked: {why}")
+        if report.clean and not report.unchecked:
+            print("[leftovers] none: nothing of another mode is left on this node")
     if out.ok:
         return EXIT_OK
     if out.blocked:

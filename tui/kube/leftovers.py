@@ -66,6 +66,8 @@ class LeftoverEnv:
     path: str = field(default_factory=default_path)
     ipvs: IpvsSource | None = None  # default: /proc/net/ip_vs under `proc` (world-readable; counting is enough)
     proc: Path = Path("/proc")
+    # Why the node's tools cannot be asked (a simulated node has no iptables, nft or ipset); "" = ask them.
+    no_tools: str = ""
 
     def ipvs_lines(self) -> list[str]:
         """`PROTO ADDR:PORT SCHED` per virtual server; OSError when the kernel has no IPVS table."""
@@ -120,6 +122,9 @@ def _unused_chain(table: str, chain: str, new_mode: str) -> bool:
 
 
 def _tool(env: LeftoverEnv, argv: Sequence[str], unchecked: list[str], what: str) -> str | None:
+    if env.no_tools:
+        unchecked.append(f"{what}: {env.no_tools}")
+        return None
     path = shutil.which(argv[0], path=env.path)
     if path is None:
         unchecked.append(f"{what}: {argv[0]} is not installed")

@@ -53,6 +53,8 @@ ALL_MODULES = ("ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs
                "ip_vs_sh", "ip_vs_sed", "ip_vs_nq", "ip_vs_fo", "ip_vs_ovf", "ip_vs_mh", "ip_vs_twos",
                "nf_conntrack", "ip_set", "ip_set_hash_ip", "ip_set_hash_ipport", "ip_set_hash_ipportip",
                "ip_set_hash_ipportnet", "ip_set_hash_net", "ip_set_bitmap_port", "nf_tables", "ip_tables")
+BASE_MODULES = ("nf_conntrack", "nf_tables", "ip_tables", "x_tables", "nf_nat")
+KERNEL_VERSION_ANNOTATION = "sim.svcscope.io/kernel-version"
 DEFAULT_KERNEL = "6.1.0-18-amd64"
 
 Obj = dict[str, Any]
@@ -347,8 +349,11 @@ class KubeProxyPods:
             self._tmp = tempfile.TemporaryDirectory(prefix="svcscope-simnode-")
         obj = self.store.get(NODE, None, node) or {}
         have = node_modules(obj)
-        modules = sorted(ALL_MODULES if have is None else have)
-        kernel = ((obj.get("status") or {}).get("nodeInfo") or {}).get("kernelVersion") or DEFAULT_KERNEL
+        # The annotation governs the IPVS family; every node running kube-proxy has netfilter itself.
+        modules = sorted(set(BASE_MODULES) | (set(ALL_MODULES) if have is None else have))
+        ann = (obj.get("metadata") or {}).get("annotations") or {}
+        kernel = (ann.get(KERNEL_VERSION_ANNOTATION) or ((obj.get("status") or {}).get("nodeInfo") or {})
+                  .get("kernelVersion") or DEFAULT_KERNEL)
         root = Path(self._tmp.name) / node
         (root / "proc" / "sys" / "kernel").mkdir(parents=True, exist_ok=True)
         (root / "proc" / "sys" / "kernel" / "osrelease").write_text(kernel + "\n")
