@@ -224,6 +224,8 @@ def test_server_restart_reconnects_with_backoff_and_reports_states(sim, v1, runn
     assert 2 <= len(retries) <= 15, f"{len(retries)} attempts in a second: backoff not applied"
     gaps = [(b.retry_at - b.since).total_seconds() for b in retries]
     assert max(gaps) <= 0.4 * 1.2 + 0.01
+    first_down = consumer.phases().index(Phase.DISCONNECTED)
+    assert Phase.CONNECTED not in consumer.phases()[first_down:], "no 'connected' between failed attempts"
     sim.faults.start_server()
     store_svc(sim, "after-restart")
     wait_for(lambda: "after-restart" in consumer.names(), timeout=20, message="recovered")

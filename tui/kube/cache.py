@@ -26,6 +26,13 @@ The HTTP figure includes the server's own time; the parsing alone is what the cl
 Raw dicts are also what tui/kube/models.py's from_api reads, so nothing is converted twice.
 
 No Textual here: `run()` blocks (a Textual thread worker calls it), `stop()` returns it promptly from any thread.
+In the app (the callbacks run in the cache's threads, so they only post messages):
+
+    cache = ListWatchCache(conn.api_client, SERVICES, namespace, connection=conn,
+                           on_batch=lambda b: app.post_message(KubeBatch(b)),
+                           on_state=lambda s: app.post_message(KubeState(s)))
+    # in a @work(thread=True, exit_on_error=False) worker: cache.run(); on exit or :ns: cache.stop()
+    # in the UI thread: change = cluster_state.apply(batch)  -> update only change's rows
 """
 
 from __future__ import annotations
@@ -496,7 +503,6 @@ class ListWatchCache:
                     need_list = False
                     if self.stopping:
                         break
-                self._set_state(Phase.CONNECTED)
                 started = time.monotonic()
                 got_events = self._watch()
                 if got_events or time.monotonic() - started > 1:
@@ -609,6 +615,7 @@ class ListWatchCache:
         """One watch request; returns whether it delivered anything. Raises Expired on 410."""
         timeout = random.randint(*self.watch_timeout)
         resp = self.lister.watch(self.resource_version, timeout)
+        self._set_state(Phase.CONNECTED)  # only once the server answered: no "connected" flicker between retries
         got = False
         try:
             for line in iter_lines(resp):
