@@ -15,7 +15,8 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from tui.kube.client import Connection, KubeConnectionError, connect, explain_error
+from tui.kube import client as kube_client
+from tui.kube.client import Connection, KubeConnectionError, explain_error
 
 Body = Callable[[k8s.ApiClient, "str | None"], int]
 
@@ -57,15 +58,18 @@ def execute(args: argparse.Namespace, resource: str, body: Body) -> int:
         if getattr(args, "demo", False):
             from tui.sim.cluster import SimCluster
 
-            sim = SimCluster(scenario="tutorial").start()
+            try:
+                sim = SimCluster(scenario="tutorial").start()
+            except Exception as exc:  # noqa: BLE001 - whatever stops the demo, the user gets one sentence
+                raise OneShotError(f"the demo cluster did not start ({exc}); try `svcscope sim` to see why.") from None
             api = sim.api_client()
             namespace = None if args.all_namespaces else (args.namespace or "default")
         else:
-            conn = connect(args.kubeconfig, args.context, args.namespace, args.all_namespaces)
+            conn = connection(args)
             api = conn.api_client
             namespace = None if conn.all_namespaces else conn.namespace
         return body(api, namespace)
-    except (OneShotError, KubeConnectionError) as exc:
+    except OneShotError as exc:
         print(f"svcscope: {exc}", file=sys.stderr)
     except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
         print(f"svcscope: {explain_error(exc, conn, ('list', resource, namespace))}", file=sys.stderr)
@@ -73,3 +77,17 @@ def execute(args: argparse.Namespace, resource: str, body: Body) -> int:
         if sim is not None:
             sim.stop()
     return 1
+
+
+def connection(args: argparse.Namespace) -> Connection:
+    """tui.kube.client's connection for the command's flags; its failures as OneShotError (one sentence)."""
+    try:
+        return kube_client.connect(args.kubeconfig, args.context, args.namespace, args.all_namespaces)
+    except KubeConnectionError as exc:
+        raise OneShotError(str(exc)) from None
+
+
+def connect(args: argparse.Namespace) -> tuple[k8s.ApiClient, str | None]:
+    """The client and the namespace to show (-n, else the context's, else `default`; None with -A)."""
+    conn = connection(args)
+    return conn.api_client, None if conn.all_namespaces else conn.namespace
