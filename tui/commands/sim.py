@@ -22,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--kubeconfig-out", default=DEFAULT_KUBECONFIG,
                    help=f"where to write the kubeconfig (default: {DEFAULT_KUBECONFIG})")
+    p.add_argument("--tls", action="store_true",
+                   help="serve HTTPS with a throwaway CA written into the kubeconfig (kubectl then sends the token)")
     p.add_argument("--services", type=int, help="generate a large cluster with this many Services")
     p.add_argument("--pods-per-service", type=int, default=3, help="pods behind each generated Service (default: 3)")
     p.set_defaults(func=run)
@@ -34,12 +36,16 @@ def run(args: argparse.Namespace) -> int:
     if args.services is not None and args.scenario == "tutorial":
         scenario = "empty"  # a generated cluster replaces the tutorial unless a scenario is named explicitly
     cluster = SimCluster(scenario=scenario, port=args.port, host=args.host, services=args.services,
-                         pods_per_service=args.pods_per_service if args.services is not None else None)
+                         pods_per_service=args.pods_per_service if args.services is not None else None,
+                         tls=args.tls)
     try:
         cluster.start()
     except ValueError as exc:
         print(f"svcscope sim: cannot load the scenario: {exc}.", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        print(f"svcscope sim: {exc}.", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"svcscope sim: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
               "try another --port, or --port 0 for any free one.", file=sys.stderr)

@@ -28,6 +28,7 @@ from tui.sim.faults import Faults
 from tui.sim.rbac import RbacRules
 from tui.sim.server import SimServer
 from tui.sim.store import Store, utc_now
+from tui.sim.tls import ServerCerts, make_server_certs
 
 
 class Component(Protocol):
@@ -39,7 +40,7 @@ class SimCluster:
     def __init__(self, scenario: str | None = "tutorial", *, port: int = 0, host: str = "127.0.0.1",
                  clock: Callable[[], datetime] | None = None, history: int = 2000,
                  rbac: RbacRules | None = None, services: int | None = None, pods_per_service: int | None = None,
-                 bookmark_interval: float = 5.0) -> None:
+                 bookmark_interval: float = 5.0, tls: bool = False) -> None:
         self.scenario = scenario
         self.host = host
         self.port = port
@@ -57,6 +58,9 @@ class SimCluster:
         self._runner: web.AppRunner | None = None
         self._sock: socket.socket | None = None
         self._loaded = False
+        # HTTPS with a throwaway CA (tui.sim.tls), made on first start and kept across restarts.
+        self.tls = tls
+        self.certs: ServerCerts | None = None
         # Made by start(), so that a cluster never started leaks no loop and a stopped one can start again.
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
 
@@ -65,7 +69,7 @@ class SimCluster:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def bookmark_interval(self) -> float:
@@ -87,6 +91,8 @@ class SimCluster:
             if self._services is not None:
                 scenario.generate_into(self.store, self._services, self._pods_per_service or 1)
             self._loaded = True
+        if self.tls and self.certs is None:
+            self.certs = make_server_certs(("127.0.0.1", "localhost", self.host))
         self.loop = asyncio.new_event_loop()
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._run, args=(ready,), name="svcscope-sim", daemon=True)
@@ -140,7 +146,8 @@ class SimCluster:
             self.port = sock.getsockname()[1]
         runner = web.AppRunner(self.server.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
-        await web.SockSite(runner, self._sock).start()
+        ssl_context = self.certs.server_context() if self.certs is not None else None
+        await web.SockSite(runner, self._sock, ssl_context=ssl_context).start()
         self._runner = runner
 
     async def _unserve(self) -> None:
@@ -230,11 +237,13 @@ class SimCluster:
             self.call(self._start_component, comp)
 
     def kubeconfig_dict(self, context: str = "svcscope-demo", namespace: str = "dev") -> dict[str, Any]:
-        return kubeconfig.kubeconfig_dict(self.url, context, namespace)
+        ca = self.certs.ca_pem if self.certs is not None else None
+        return kubeconfig.kubeconfig_dict(self.url, context, namespace, ca_pem=ca)
 
     def write_kubeconfig(self, path: str | os.PathLike[str], context: str = "svcscope-demo",
                          namespace: str = "dev") -> Path:
-        return kubeconfig.write_kubeconfig(path, self.url, context, namespace)
+        ca = self.certs.ca_pem if self.certs is not None else None
+        return kubeconfig.write_kubeconfig(path, self.url, context, namespace, ca_pem=ca)
 
     def api_client(self) -> Any:
         """A fresh `kubernetes.client.ApiClient` for this sim, configured from its kubeconfig as a user's would be."""

@@ -2,7 +2,8 @@
 
 Users come from bearer tokens (tui.sim.server.TOKENS): `svcscope-demo-token` is the demo user,
 `svcscope-other-token` another user who is allowed nothing. A request without credentials counts as the demo
-user, because kubectl never sends credentials over plain HTTP.
+user, because kubectl never sends credentials over plain HTTP (run the sim with tls=True for kubectl to send
+its token).
 
 A rule reads like a Role (namespaces given) or a ClusterRole bound cluster-wide (no namespaces):
 
