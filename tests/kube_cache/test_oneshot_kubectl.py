@@ -31,13 +31,14 @@ def port(p, target=None, name=None, protocol="TCP", node_port=None):
     return out
 
 
-def svc(name, ns, type_="ClusterIP", ip=None, ports=(), selector=None, **spec):
+def svc(name, ns, type_="ClusterIP", ip=None, ports=(), selector=None, labels=None, **spec):
     body = {"type": type_, "ports": list(ports), "sessionAffinity": spec.pop("sessionAffinity", "None"), **spec}
     if ip:
         body["clusterIP"], body["clusterIPs"] = ip, [ip]
     if selector:
         body["selector"] = selector
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": body}
+    meta = {"name": name, "namespace": ns, **({"labels": labels} if labels else {})}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": body}
 
 
 def slice_(name, ns, service, addresses, ports=({"name": "", "port": 80, "protocol": "TCP"},), ready=True):
@@ -60,7 +61,8 @@ def cluster(tmp_path_factory):
         for ns in ("dev", "prod", "dev-2", "empty"):
             v1.create_namespace({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         for body in (
-            svc("service-clusterip", "dev", ip="10.96.10.1", ports=[port(80)], selector={"app": "nginx-pod"}),
+            svc("service-clusterip", "dev", ip="10.96.10.1", ports=[port(80)], selector={"app": "nginx-pod"},
+                labels={"tier": "web"}),
             svc("service-headliness", "dev", ip="None", ports=[port(80)], selector={"app": "nginx-pod"}),
             svc("service-nodeport", "dev", "NodePort", "10.96.10.2", [port(80, node_port=30002)],
                 {"app": "nginx-pod"}, externalTrafficPolicy="Cluster"),
@@ -70,7 +72,7 @@ def cluster(tmp_path_factory):
                 sessionAffinity="ClientIP", sessionAffinityConfig={"clientIP": {"timeoutSeconds": 600}}),
             svc("external-db", "dev", "ExternalName", externalName="db.example.com"),
             svc("with-external-ips", "prod", ip="10.96.20.1", ports=[port(8080, name="http"), port(9090, name="m")],
-                selector={"app": "api"}, externalIPs=["192.0.2.10", "192.0.2.11"]),
+                selector={"app": "api"}, externalIPs=["192.0.2.10", "192.0.2.11"], labels={"tier": "api"}),
             svc("no-selector", "prod", ip="10.96.20.2", ports=[port(5432)]),
             svc("a-very-long-service-name-for-column-width", "dev-2", ip="10.96.30.1", ports=[port(80)],
                 selector={"app": "x"}),
@@ -115,6 +117,15 @@ def test_services_wide_equals_kubectl(cluster, scope):
     assert ours.stderr == theirs.stderr  # "No resources found in empty namespace." for the empty one
     if scope != ["-n", "empty"]:
         assert "10d" in ours.stdout
+
+
+@pytest.mark.parametrize("selector", ["tier", "tier=api", "tier notin (api)"])
+def test_services_label_selector_equals_kubectl(cluster, selector):
+    _, kc, cache = cluster
+    ours = svcscope("services", "--once", "-o", "wide", "-A", "-l", selector, "--kubeconfig", str(kc))
+    theirs = kubectl(cache, "get", "svc", "-o", "wide", "-A", "-l", selector, "--kubeconfig", str(kc))
+    assert theirs.returncode == 0, theirs.stderr
+    assert (ours.stdout, ours.stderr) == (theirs.stdout, theirs.stderr)
 
 
 def test_the_kubeconfig_namespace_is_the_default(cluster):
