@@ -128,6 +128,7 @@ def test_watch_follows_adds_modifies_and_deletes(sim, v1, running):
     running(cache.start())
     wait_for(lambda: consumer.names() == {"before"}, message="initial list")
     wait_for(lambda: Phase.CONNECTED in consumer.phases(), message="connected state")
+    assert consumer.phases()[:2] == [Phase.CONNECTING, Phase.CONNECTED]
     v1.create_namespaced_service("dev", svc_body("web"))
     v1.create_namespaced_service("prod", svc_body("elsewhere", "prod"))  # another namespace: never seen
     wait_for(lambda: consumer.names() == {"before", "web"}, message="add")

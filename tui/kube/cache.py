@@ -480,6 +480,7 @@ class ListWatchCache:
         return self._stop.is_set()
 
     def run(self) -> None:
+        self._publish(self._state)  # "connecting" until the first watch is answered
         flusher = threading.Thread(target=self._flush_loop, name=f"flush-{self.resource.plural}", daemon=True)
         flusher.start()
         try:
@@ -564,8 +565,11 @@ class ListWatchCache:
             self._state = ConnectionState.connected(now, source=self.resource.plural)
         else:
             self._state = ConnectionState.connecting(now, source=self.resource.plural)
+        self._publish(self._state)
+
+    def _publish(self, state: ConnectionState) -> None:
         try:
-            self.on_state(self._state)
+            self.on_state(state)
         except Exception as exc:  # noqa: BLE001 - a consumer's bug must not stop the cache
             self._problem(f"the state consumer failed: {exc}")
 
