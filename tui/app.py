@@ -34,6 +34,7 @@ from tui.palette import JumpProvider
 from tui.screens.base import BaseScreen
 from tui.screens.help import HelpScreen, collect_keys
 from tui.screens.main import MainScreen
+from tui.screens.picker import Choice, PickerScreen
 from tui.widgets.command_line import CommandLine
 
 ALL_WORDS = ("all", "*", "-A", "--all-namespaces")
@@ -198,6 +199,28 @@ class SvcscopeApp(App[int]):
             return
         self.notify(f"Connecting to context {name}...", title="Context")
         self.switch_context(name)
+
+    def pick_namespace(self) -> None:
+        choices = [Choice("all", "all namespaces"), *(Choice(n, n) for n in self.known_namespaces)]
+        hint = "" if self.known_namespaces else "The namespaces cannot be listed here: type one, enter picks it."
+        current = "all" if self.scope.all_namespaces else self.scope.namespace
+        self.push_screen(
+            PickerScreen("Namespace", choices, current=current, hint=hint),
+            lambda picked: self.set_namespace(picked) if picked else None,
+        )
+
+    def pick_context(self) -> None:
+        if self.connection.in_cluster:
+            self.notify("Running with the in-cluster service account: there are no contexts.", title="Context")
+            return
+        choices = [
+            Choice(c.name, f"{c.name}  ({c.cluster}{', ' + c.namespace if c.namespace else ''})")
+            for c in self.connection.contexts
+        ]
+        self.push_screen(
+            PickerScreen("Context", choices, current=self.scope.context),
+            lambda picked: self.set_context(picked) if picked else None,
+        )
 
     def _remember(self, scope: Scope) -> None:
         if self.state_store is None:

@@ -121,17 +121,14 @@ def _slices(app: "SvcscopeApp", arg: str) -> None:
 
 def _namespace(app: "SvcscopeApp", arg: str) -> None:
     if not arg:
-        app.notify(
-            f"Showing {app.scope.label}. Switch with :ns NAME, or :ns all for every namespace.", title="Namespace"
-        )
+        app.pick_namespace()
         return
     app.set_namespace(arg)
 
 
 def _context(app: "SvcscopeApp", arg: str) -> None:
     if not arg:
-        names = ", ".join(app.context_names()) or "none"
-        app.notify(f"Context {app.scope.context}. Switch with :ctx NAME (contexts: {names}).", title="Context")
+        app.pick_context()
         return
     app.set_context(arg)
 
@@ -158,8 +155,8 @@ JUMPS = JumpRegistry(
         JumpCommand(
             "ep", "the EndpointSlices of the selected Service", _slices, aliases=("slices", "endpointslices", "eps")
         ),
-        JumpCommand("ns", "switch namespace; `all` for every namespace", _namespace, arg="NAME", complete=_namespaces),
-        JumpCommand("ctx", "switch kubeconfig context", _context, aliases=("context",), arg="NAME", complete=_contexts),
+        JumpCommand("ns", "switch namespace (`all`: every one; no name: a picker)", _namespace, arg="NAME", complete=_namespaces),
+        JumpCommand("ctx", "switch kubeconfig context (no name: a picker)", _context, aliases=("context",), arg="NAME", complete=_contexts),
         JumpCommand("ipvs", "this node's IPVS table", not_built("The IPVS pane", 4)),
         JumpCommand("dig", "DNS probe of a Service name", not_built("The DNS screen", 6), arg="NAME"),
         JumpCommand("proxy", "kube-proxy mode and settings", not_built("The kube-proxy screen", 7)),

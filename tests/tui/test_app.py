@@ -381,3 +381,37 @@ async def test_ctx_to_an_unreachable_cluster_keeps_the_current_one(tmp_path, kub
         assert failure.message.startswith(f"Nothing answers at http://127.0.0.1:{port} (connection refused)")
         assert "for context 'gone-ctx'" in failure.message
         assert app.scope.context == "kind-dev" and header_text(app, "context") == "kind-dev"
+
+
+async def test_ns_without_a_name_opens_a_picker(make_app):
+    from tui.screens.picker import PickerScreen
+    from textual.widgets import OptionList
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.known_namespaces, "namespaces")
+        await run_command(pilot, "ns")
+        assert isinstance(app.screen, PickerScreen)
+        options = app.screen.query_one(OptionList)
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert labels == ["  all namespaces", "  default", "* dev", "  kube-system"]
+        await pilot.press(*"kube", "enter")  # narrow, then pick the highlighted one
+        assert isinstance(app.screen, MainScreen)
+        assert header_text(app, "namespace") == "kube-system"
+        await run_command(pilot, "ns")
+        await pilot.press("escape")  # cancel changes nothing
+        assert isinstance(app.screen, MainScreen) and app.scope.namespace == "kube-system"
+        await run_command(pilot, "ns")
+        await pilot.press("up", "up", "up", "enter")  # keyboard only: to the top, all namespaces
+        assert app.scope.all_namespaces
+
+
+async def test_ctx_without_a_name_opens_a_picker(make_app):
+    from tui.screens.picker import PickerScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await run_command(pilot, "ctx")
+        assert isinstance(app.screen, PickerScreen)
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: app.scope.context == "kind-admin", "the switch")

@@ -42,3 +42,18 @@ def test_command_line_completing_a_namespace(snap_compare, make_app):
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=type_partial_namespace)
+
+
+def test_namespace_picker(snap_compare, make_app):
+    async def open_picker(pilot) -> None:
+        app = pilot.app
+        for _ in range(200):
+            if app.known_namespaces:
+                break
+            await pilot.pause(0.05)
+        await pilot.press("colon", *"ns", "enter")
+        await pilot.pause()
+        app.screen.query_one("#filter").cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_picker)
