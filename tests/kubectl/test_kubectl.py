@@ -339,3 +339,14 @@ def test_imperative_create_sends_protobuf_the_sim_decodes(sim: SimCluster, seede
     meant.pop("status", None)
     meant["metadata"].pop("creationTimestamp", None)
     _contains(stored, _meaningful(meant))
+
+
+def test_scale_deployment(seeded: client.ApiClient, kubectl: Kubectl) -> None:
+    assert kubectl("create", "deployment", "nginx", "--image=nginx:1.17.1", "--replicas=1").returncode == 0
+    out = kubectl("scale", "deploy/nginx", "--replicas=3")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "deployment.apps/nginx scaled"
+    apps = client.AppsV1Api(seeded)
+    assert apps.read_namespaced_deployment("nginx", "dev").spec.replicas == 3
+    scale = apps.read_namespaced_deployment_scale("nginx", "dev")
+    assert scale.spec.replicas == 3 and scale.status.selector == "app=nginx"

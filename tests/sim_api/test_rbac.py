@@ -93,3 +93,19 @@ def test_no_credentials_is_the_demo_user(rbac_sim: SimCluster) -> None:
     assert forbidden(lambda: core.list_namespaced_service("kube-system"))["message"].startswith(
         'services is forbidden: User "svcscope-demo" cannot list')
     assert client.VersionApi(client.ApiClient(cfg)).get_code().minor == "32"
+
+
+def test_subresources_are_resources_of_their_own() -> None:
+    rules = RbacRules([Rule(("get", "list", "patch"), ("deployments",), ("apps",))])
+    with SimCluster(scenario="empty", rbac=rules) as sim:
+        sim.store.create(lookup("", "namespaces"), {"metadata": {"name": "dev"}})
+        sim.store.create(lookup("apps", "deployments"), {
+            "metadata": {"name": "web", "namespace": "dev"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+        apps = client.AppsV1Api(sim.api_client())
+        assert apps.patch_namespaced_deployment("web", "dev", {"metadata": {"labels": {"a": "b"}}}).metadata.labels
+        assert forbidden(lambda: apps.patch_namespaced_deployment_scale("web", "dev", {"spec": {"replicas": 2}}))[
+            "message"] == ('deployments.apps "web" is forbidden: User "svcscope-demo" cannot patch resource '
+                           '"deployments/scale" in API group "apps" in the namespace "dev"')

@@ -138,3 +138,13 @@ def test_decoding_type_errors_and_unknown_fields(sim: SimCluster) -> None:
     assert bad.status == 400
     assert json.loads(bad.data)["message"].endswith(
         "json: cannot unmarshal object into Go struct field ServiceSpec.spec.ports of type []v1.ServicePort")
+
+
+def test_subresources_allow_only_get_update_patch(http) -> None:
+    http("POST", "/api/v1/namespaces/dev/services", json.dumps({"metadata": {"name": "web"},
+                                                                "spec": {"ports": [{"port": 80}]}}))
+    code, status = http("DELETE", "/api/v1/namespaces/dev/services/web/status")
+    assert code == 405 and status["reason"] == "MethodNotAllowed"
+    assert http("GET", "/api/v1/namespaces/dev/services/web")[0] == 200
+    code, _ = http("GET", "/api/v1/namespaces/dev/services/web/scale")
+    assert code == 404  # only Deployments scale

@@ -87,6 +87,9 @@ def resource_list(group_version: str) -> dict[str, Any] | None:
         if r.kind in ("Service", "Pod", "Namespace", "Node", "Deployment", "DaemonSet"):
             out.append({"name": f"{r.plural}/status", "singularName": "", "namespaced": r.namespaced,
                         "kind": r.kind, "verbs": ["get", "patch", "update"]})
+        if r.kind == "Deployment":
+            out.append({"name": f"{r.plural}/scale", "singularName": "", "namespaced": True, "group": "autoscaling",
+                        "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": out}
 
 

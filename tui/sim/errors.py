@@ -93,7 +93,8 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
-def forbidden(user: str, verb: str, plural: str, group: str, namespace: str | None, name: str | None = None) -> ApiError:
+def forbidden(user: str, verb: str, plural: str, group: str, namespace: str | None, name: str | None = None,
+              subresource: str | None = None) -> ApiError:
     """The authorizer's words: `services "web" is forbidden: User "x" cannot get resource "services" in API group ""
     in the namespace "dev"` (`at the cluster scope` without a namespace)."""
     what = f"{plural}.{group}" if group else plural
@@ -101,6 +102,7 @@ def forbidden(user: str, verb: str, plural: str, group: str, namespace: str | No
     scope = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
     return ApiError(
         403, "Forbidden",
-        f'{subject} is forbidden: User "{user}" cannot {verb} resource "{plural}" in API group "{group}"{scope}',
+        f'{subject} is forbidden: User "{user}" cannot {verb} resource '
+        f'"{plural}{"/" + subresource if subresource else ""}" in API group "{group}"{scope}',
         name=name, kind=plural, group=group or None,
     )

@@ -57,7 +57,8 @@ class RbacRules:
         return user == self.user and any(r.allows(verb, group, plural, namespace) for r in self.rules)
 
     def check(self, user: str, verb: str, group: str, plural: str, namespace: str | None,
-              name: str | None = None) -> None:
-        """Raise the apiserver's 403 unless allowed."""
-        if not self.allows(user, verb, group, plural, namespace):
-            raise errors.forbidden(user, verb, plural, group, namespace, name)
+              name: str | None = None, subresource: str | None = None) -> None:
+        """Raise the apiserver's 403 unless allowed. A subresource is its own resource (`deployments/scale`)."""
+        resource = f"{plural}/{subresource}" if subresource else plural
+        if not self.allows(user, verb, group, resource, namespace):
+            raise errors.forbidden(user, verb, plural, group, namespace, name, subresource)

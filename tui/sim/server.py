@@ -49,6 +49,10 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
               "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
               "reason", "reportingComponent", "source", "type"),
 }
+# Subresources served, per kind: status (get/update/patch of .status) and scale (kubectl scale).
+SUBRESOURCES: dict[str, tuple[str, ...]] = {"Service": ("status",), "Pod": ("status",), "Namespace": ("status",),
+                                            "Node": ("status",), "DaemonSet": ("status",),
+                                            "Deployment": ("status", "scale")}
 # DELETE answers with the deleted object for these (their registries set ReturnDeletedObject); others get a Status.
 RETURNS_DELETED_OBJECT = {"Service", "Pod", "Namespace"}
 
@@ -234,7 +238,7 @@ class SimServer:
             return None
         name = tail[0] if tail else None
         sub = tail[1] if len(tail) > 1 else None
-        if sub is not None and sub != "status":
+        if sub is not None and sub not in SUBRESOURCES.get(res.kind, ()):
             return None
         if res.namespaced and ns is None and name is not None:
             return None  # a namespaced object is only addressable inside its namespace
@@ -266,13 +270,15 @@ class SimServer:
     async def _serve(self, request: web.Request, t: Target, user: str) -> web.StreamResponse:
         verb = self._verb(request, t)
         if self.rbac is not None:
-            self.rbac.check(user, verb, t.res.group, t.res.plural, t.namespace, t.name)
-        if verb not in t.res.verbs and not t.subresource:
+            self.rbac.check(user, verb, t.res.group, t.res.plural, t.namespace, t.name, t.subresource)
+        if (verb not in t.res.verbs and not t.subresource) or (t.subresource and verb not in ("get", "update", "patch")):
             raise errors.ApiError(405, "MethodNotAllowed",
-                                  f"the server does not allow this method on the requested resource")
+                                  "the server does not allow this method on the requested resource")
         q = request.query
         if verb in ("create", "update", "patch", "delete", "deletecollection"):
             self._check_write_params(q)
+        if t.subresource == "scale":
+            return await self._scale(request, t, verb)
         if verb == "watch":
             return await self._watch(request, t)
         if verb == "list":
@@ -453,6 +459,43 @@ class SimServer:
                 patched = admission.admit(self.store, t.res, patched, old, dry)
             updated = self.store.update(t.res, patched, dry_run=dry)
         return json_response(updated, warnings=decoded.warnings)
+
+    @staticmethod
+    def _as_scale(obj: Obj) -> Obj:
+        """autoscaling/v1 Scale of a Deployment, as its /scale subresource shows it."""
+        meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+        selector = (spec.get("selector") or {}).get("matchLabels") or {}
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                             if k in meta},
+                "spec": {"replicas": spec.get("replicas", 1)},
+                "status": {"replicas": status.get("replicas", 0),
+                           "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))}}
+
+    async def _scale(self, request: web.Request, t: Target, verb: str) -> web.Response:
+        if verb == "get":
+            return json_response(self._as_scale(self.store.require(t.res, t.namespace, t.name or "")))
+        body = await self._body(request)
+        dry = self._dry_run(request)
+        with self.store.lock:
+            old = self.store.require(t.res, t.namespace, t.name or "")
+            scale = self._as_scale(old)
+            if verb == "patch":
+                ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                scale = patch.apply(ctype, scale, body, "Scale")
+            else:
+                scale = body if isinstance(body, dict) else {}
+            replicas = (scale.get("spec") or {}).get("replicas") if isinstance(scale.get("spec"), dict) else None
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+                raise errors.invalid("Scale", t.name or "", [errors.Cause(
+                    "FieldValueInvalid", f"Invalid value: {replicas}: must be greater than or equal to 0",
+                    "spec.replicas")], "autoscaling")
+            rv = (scale.get("metadata") or {}).get("resourceVersion")
+            obj = {**old, "spec": {**(old.get("spec") or {}), "replicas": replicas},
+                   "metadata": {**old["metadata"], "resourceVersion": rv or old["metadata"]["resourceVersion"]}}
+            obj = admission.admit(self.store, t.res, obj, old, dry)
+            updated = self.store.update(t.res, obj, dry_run=dry)
+        return json_response(self._as_scale(updated))
 
     async def _delete(self, request: web.Request, t: Target) -> web.Response:
         body = await self._body(request, allow_empty=True)
