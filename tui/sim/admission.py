@@ -74,7 +74,7 @@ def admit(store: Store, res: ResourceType, obj: Obj, old: Obj | None, dry_run: b
         if not isinstance(obj, dict):
             raise errors.bad_request(f"{res.kind} in version \"{res.version}\" cannot be handled as a {res.kind}: "
                                      "Object 'Kind' is missing in request body")
-        new = copy.deepcopy(obj)
+        new = v.json_copy(obj)
         meta = new.get("metadata")
         if meta is None:
             meta = new["metadata"] = {}
@@ -93,7 +93,7 @@ def admit(store: Store, res: ResourceType, obj: Obj, old: Obj | None, dry_run: b
         if res.kind == "Service":
             return _admit_service(store, res, new, old, dry_run)
         if old is not None and "status" in old:
-            new["status"] = copy.deepcopy(old["status"])  # status belongs to the controllers
+            new["status"] = v.json_copy(old["status"])  # status belongs to the controllers
         defaults = _DEFAULTERS.get(res.kind)
         if defaults is not None:
             defaults(new, old)
@@ -125,7 +125,7 @@ def _admit_service(store: Store, res: ResourceType, obj: Obj, old: Obj | None, d
     if old is None:
         svc["status"] = {"loadBalancer": {}}
     else:
-        svc["status"] = copy.deepcopy(old.get("status") or {"loadBalancer": {}})
+        svc["status"] = v.json_copy(old.get("status") or {"loadBalancer": {}})
         if svc["spec"].get("type") != "LoadBalancer":
             svc["status"]["loadBalancer"] = {}
     problems = v.validate_service(svc, old)
@@ -190,7 +190,7 @@ def _default_template(obj: Obj) -> None:
         default_pod_spec(tmpl["spec"])
 
 
-def _default_deployment(obj: Obj, old: Obj | None) -> None:
+def default_deployment(obj: Obj, old: Obj | None) -> None:
     _default_template(obj)
     spec = obj["spec"]
     if isinstance(spec, dict):
@@ -230,7 +230,7 @@ def _default_endpointslice(obj: Obj, old: Obj | None) -> None:
 
 _DEFAULTERS = {
     "Pod": _default_pod,
-    "Deployment": _default_deployment,
+    "Deployment": default_deployment,
     "DaemonSet": _default_daemonset,
     "Namespace": _default_namespace,
     "EndpointSlice": _default_endpointslice,
@@ -265,7 +265,7 @@ def delete(store: Store, res: ResourceType, namespace: str | None, name: str, dr
                 k.removal_deadlines[key] <= deadline:
             return pod  # already terminating sooner than this request asks
         if dry_run:
-            out = copy.deepcopy(pod)
+            out = v.json_copy(pod)
             _mark_deleting(store, out, grace)
             return out
         k.removal_deadlines[key] = deadline

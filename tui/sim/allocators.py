@@ -198,7 +198,7 @@ class Allocators:
         key = (meta.get("namespace", ""), meta.get("name", ""))
         ips = tuple(ip for ip in (spec.get("clusterIPs") or [spec.get("clusterIP")] or [])
                     if isinstance(ip, str) and self.ips.offset(ip) is not None)
-        ports = [p.get("nodePort") for p in spec.get("ports") or [] if isinstance(p, Mapping)]
+        ports = [p.get("nodePort") for p in spec.get("ports") or [] if isinstance(p, dict)]
         ports.append(spec.get("healthCheckNodePort"))
         held = tuple(sorted({p for p in ports if isinstance(p, int) and self.node_ports.lo <= p <= self.node_ports.hi}))
         self._release_service(key)
@@ -366,7 +366,7 @@ class Allocators:
         ports = [p for p in spec.get("ports") or [] if isinstance(p, dict)]
         old_ports: set[int] = set()
         if old is not None:
-            old_ports = {p.get("nodePort") for p in old.get("ports") or [] if isinstance(p, Mapping)
+            old_ports = {p.get("nodePort") for p in old.get("ports") or [] if isinstance(p, dict)
                          and isinstance(p.get("nodePort"), int)}
         chosen: set[int] = set()
 
