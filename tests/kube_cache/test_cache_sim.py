@@ -315,3 +315,22 @@ def test_stop_returns_promptly_with_a_watch_open(sim, v1, running):
     cache.stop(join=10)
     assert not cache._thread.is_alive()
     assert time.monotonic() - started < 3
+
+
+def test_over_https_lists_watches_and_stops_promptly(running):
+    sim = SimCluster(scenario="empty", tls=True).start()
+    try:
+        v1 = client.CoreV1Api(sim.api_client())
+        ensure_ns(v1, "dev")
+        v1.create_namespaced_service("dev", svc_body("a"))
+        consumer = Consumer()
+        cache = make_cache(sim, consumer, watch_timeout=(3600, 3600))
+        cache.start()
+        wait_for(lambda: Phase.CONNECTED in consumer.phases(), message="connected over TLS")
+        v1.create_namespaced_service("dev", svc_body("b"))
+        wait_for(lambda: consumer.names() == {"a", "b"}, message="watched over TLS")
+        started = time.monotonic()
+        cache.stop(join=10)  # the reader is blocked in an SSL read: shutting the socket down must free it
+        assert not cache._thread.is_alive() and time.monotonic() - started < 3
+    finally:
+        sim.stop()
