@@ -261,7 +261,7 @@ class Session:
                                     ask=lambda n, t, s: probe(n, t, s, **opts))
             outcomes = [lookup.final]
             if not a.short and a.output == "dig":
-                out.append(pod_lookup_text(lookup))
+                out.append(digfmt.render_pod_lookup(lookup))
         else:
             if a.namespace and "." not in name.rstrip(".") and not name.endswith(".") and req.qtype != "PTR":
                 name = f"{name}.{a.namespace}.svc.{zone.zone}"
@@ -305,24 +305,6 @@ class Session:
             services = [ServiceView.from_api(o) for o in svc_items]
             slices = [SliceView.from_api(o) for o in slice_items]
         return judge(expect(qname, qtype, zone.zone, services, slices), outcomes, max_ttl=self.args.max_ttl)
-
-
-def pod_lookup_text(lookup: Any) -> str:
-    """The pod's resolv.conf and each name glibc tried, as dig-style comments."""
-    from tui.dns.probe import DigResult
-
-    lines = [f";; resolv.conf of {lookup.resolv.source}:"]
-    lines += [f";;   {line}" for line in lookup.resolv.to_text().splitlines()]
-    lines.append(f";; names tried for {lookup.name} {lookup.qtype}, in glibc's order:")
-    for at in lookup.attempts:
-        o = at.outcome
-        status = o.summary() if isinstance(o, DigResult) else o.kind
-        mark = {"answered": "<- answered", "stop": "<- no more names", "as-is": "<- search list abandoned",
-                "next": ""}[at.next_step]
-        lines.append(f";;   {at.name:<48} {status}  {mark}".rstrip())
-        if at.next_step != "answered":
-            lines.append(f";;     {at.why}")
-    return "\n".join(lines) + "\n"
 
 
 def to_json(outcomes: list[Any], verdict: Any, lookup: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from tui import __version__
 from tui.dns.probe import DigResult, ProbeError, ProbeOutcome, Question, Record
+from tui.dns.servers import PodLookup
 
 _TAB = 8
 _TTL_COL, _CLASS_COL, _TYPE_COL, _RDATA_COL = 24, 32, 40, 48
@@ -100,4 +101,20 @@ def render(result: ProbeOutcome, *, short: bool = False, command: str | None = N
         lines.append(f";; WHEN: {when_text(result)}")
     lines.append(f";; MSG SIZE  rcvd: {result.size}")
     lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def render_pod_lookup(lookup: PodLookup) -> str:
+    """The pod's resolv.conf and each name glibc tried, as dig-style comments."""
+    lines = [f";; resolv.conf of {lookup.resolv.source}:"]
+    lines += [f";;   {line}" for line in lookup.resolv.to_text().splitlines()]
+    lines.append(f";; names tried for {lookup.name} {lookup.qtype}, in glibc's order:")
+    for at in lookup.attempts:
+        o = at.outcome
+        status = o.summary() if isinstance(o, DigResult) else o.kind
+        mark = {"answered": "<- answered", "stop": "<- no more names", "as-is": "<- search list abandoned",
+                "next": ""}[at.next_step]
+        lines.append(f";;   {at.name:<48} {status}  {mark}".rstrip())
+        if at.next_step != "answered":
+            lines.append(f";;     {at.why}")
     return "\n".join(lines) + "\n"

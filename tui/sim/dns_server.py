@@ -43,7 +43,7 @@ import dns.rdatatype
 import dns.rrset
 
 from tui.dns.servers import DEFAULT_ZONE, zone_from_configmaps
-from tui.kube.models import PodView, ServiceView, SliceView
+from tui.kube.models import SERVICE_NAME_LABEL, PodView, ServiceView, SliceView
 from tui.sim.resources import BY_KIND
 from tui.sim.store import Event, Store
 
@@ -55,6 +55,7 @@ OUR_PAYLOAD = 1232
 REVERSE_ZONES = ("in-addr.arpa.", "ip6.arpa.")
 DNS_NAMESPACE, DNS_SERVICE, DNS_LABEL = "kube-system", "kube-dns", ("k8s-app", "kube-dns")
 
+Obj = dict[str, Any]
 _SERVICE, _SLICE, _POD, _NAMESPACE = (BY_KIND["Service"], BY_KIND["EndpointSlice"], BY_KIND["Pod"],
                                       BY_KIND["Namespace"])
 _A, _AAAA, _SRV, _PTR, _CNAME, _TXT, _SOA, _NS = (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.SRV,
@@ -70,130 +71,191 @@ def endpoint_name(hostname: str | None, address: str) -> str:
 
 
 def reverse_name(address: str) -> str:
-    return dns.name.from_text(ipaddress.ip_address(address).reverse_pointer + ".").to_text().lower()
-
-
-def _rd(rdtype: int, text: str) -> dns.rdata.Rdata:
-    return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text)
+    return ipaddress.ip_address(address).reverse_pointer.lower() + "."
 
 
 def _family_type(address: str) -> int:
     return _AAAA if ":" in address else _A
 
 
-@dataclass
+Rec = tuple[str, int, str]  # (owner name lower-case absolute, rdtype, rdata text): dnspython objects are made only
+#                             when answering, since building them is what made a 10,000-Service index slow
+_EXISTS = -1  # a pseudo type: the name exists (a namespace), no records
+
+
+def _ancestors(name: str, apexes: tuple[str, ...]) -> list[str]:
+    """`name` and its parents up to the zone apex it is in (inclusive)."""
+    out = []
+    while name:
+        out.append(name)
+        if name in apexes:
+            break
+        name = name.split(".", 1)[1] if "." in name.rstrip(".") else ""
+    return out
+
+
 class Index:
-    """Every name the zone has at one resourceVersion, ready to answer from. Immutable once built."""
+    """Every name of the zone, kept per Service so one change recomputes one Service (as CoreDNS's informer cache
+    serves from objects, not from a rebuilt zone). `copy()` gives the frozen view the stale knob answers from."""
 
-    zone: str  # absolute, lower-case: "cluster.local."
-    serial: int
-    records: dict[tuple[str, int], list[dns.rdata.Rdata]] = field(default_factory=dict)
-    names: set[str] = field(default_factory=set)  # every owner name and its ancestors inside the zones
+    def __init__(self, zone: str) -> None:
+        self.zone = zone  # absolute, lower-case: "cluster.local."
+        self.serial = 0
+        self.apexes = (zone, *REVERSE_ZONES)
+        self.per_key: dict[tuple[str, str], list[Rec]] = {}
+        self.records: dict[tuple[str, int], list[str]] = {}
+        self.refs: dict[str, int] = {}  # how many records own each name or a name under it
+        self._built: dict[tuple[str, int], list[dns.rdata.Rdata]] = {}
 
-    def add(self, name: str, rdtype: int, rdata: dns.rdata.Rdata) -> None:
-        key = (name.lower(), rdtype)
-        items = self.records.setdefault(key, [])
-        if rdata not in items:
-            items.append(rdata)
-        self._exists(name.lower())
+    def set(self, key: tuple[str, str], recs: list[Rec]) -> None:
+        for name, rdtype, text in self.per_key.pop(key, ()):
+            items = self.records.get((name, rdtype))
+            if items is not None:
+                items.remove(text)
+                if not items:
+                    del self.records[(name, rdtype)]
+            self._built.pop((name, rdtype), None)
+            for a in _ancestors(name, self.apexes):
+                left = self.refs.get(a, 0) - 1
+                if left > 0:
+                    self.refs[a] = left
+                else:
+                    self.refs.pop(a, None)
+        if recs:
+            self.per_key[key] = recs
+        for name, rdtype, text in recs:
+            if rdtype != _EXISTS:
+                self.records.setdefault((name, rdtype), []).append(text)
+                self._built.pop((name, rdtype), None)
+            for a in _ancestors(name, self.apexes):
+                self.refs[a] = self.refs.get(a, 0) + 1
 
-    def _exists(self, name: str) -> None:
-        while name and name not in self.names:
-            self.names.add(name)
-            if name in (self.zone, *REVERSE_ZONES):
-                break
-            name = name.split(".", 1)[1] if "." in name.rstrip(".") else ""
+    def copy(self) -> "Index":
+        other = Index(self.zone)
+        other.serial = self.serial
+        other.per_key = dict(self.per_key)
+        other.records = {k: list(v) for k, v in self.records.items()}
+        other.refs = dict(self.refs)
+        return other
+
+    def exists(self, name: str) -> bool:
+        return name in self.refs
 
     def get(self, name: str, rdtype: int) -> list[dns.rdata.Rdata]:
-        return self.records.get((name.lower(), rdtype), [])
+        key = (name.lower(), rdtype)
+        built = self._built.get(key)
+        if built is None:
+            texts = self.records.get(key, ())
+            built = [dns.rdata.from_text(dns.rdataclass.IN, rdtype, t) for t in dict.fromkeys(texts)]
+            self._built[key] = built
+        return built
+
+    def types_at(self, name: str) -> list[int]:
+        return [t for (n, t) in self.records if n == name]
 
 
-def _srv(index: Index, owner: str, entries: list[tuple[int, str]]) -> None:
+def _srv(owner: str, entries: list[tuple[int, str]]) -> list[Rec]:
     """SRV records as CoreDNS weighs them: priority 0, weight floor(100/N)."""
-    if not entries:
-        return
-    weight = 100 // len(entries)
-    for port, target in entries:
-        index.add(owner, _SRV, _rd(_SRV, f"0 {weight} {port} {target}"))
+    weight = 100 // len(entries) if entries else 0
+    return [(owner, _SRV, f"0 {weight} {port} {target}") for port, target in entries]
 
 
-def build_index(store: Store, zone: str) -> Index:
-    """The kubernetes plugin's view of the store: Services, their EndpointSlices, namespaces."""
-    with store.lock:
-        services, rv = store.list(_SERVICE)
-        slices, _ = store.list(_SLICE)
-        namespaces, _ = store.list(_NAMESPACE)
-    z = zone.strip(".").lower() + "."
-    index = Index(z, rv)
-    index.add(z, _SOA, _rd(_SOA, f"ns.dns.{z} hostmaster.{z} {rv} 7200 1800 86400 {DEFAULT_TTL}"))
-    index.add(z, _NS, _rd(_NS, f"ns.dns.{z}"))
-    index.add(f"dns-version.{z}", _TXT, _rd(_TXT, f'"{DNS_SCHEMA_VERSION}"'))
-    for ns in namespaces:
-        name = (ns.get("metadata") or {}).get("name")
-        if name:
-            index._exists(f"{name}.svc.{z}".lower())
-    by_service: dict[tuple[str, str], list[SliceView]] = {}
-    for obj in slices:
+def static_records(zone: str, serial: int) -> list[Rec]:
+    return [(zone, _SOA, f"ns.dns.{zone} hostmaster.{zone} {serial} 7200 1800 86400 {DEFAULT_TTL}"),
+            (zone, _NS, f"ns.dns.{zone}"), (f"dns-version.{zone}", _TXT, f'"{DNS_SCHEMA_VERSION}"')]
+
+
+def service_records(svc_obj: Obj, slice_objs: list[Obj], zone: str) -> list[Rec]:
+    """What the kubernetes plugin serves for one Service and its EndpointSlices."""
+    svc = ServiceView.from_api(svc_obj)
+    fqdn = f"{svc.name}.{svc.namespace}.svc.{zone}".lower()
+    recs: list[Rec] = [(f"{svc.namespace}.svc.{zone}".lower(), _EXISTS, "")]
+    if svc.namespace == DNS_NAMESPACE and svc.name == DNS_SERVICE:
+        recs += [(f"ns.dns.{zone}", _family_type(ip), ip) for ip in svc.cluster_ips if ip and ip != "None"]
+    if svc.type == "ExternalName":
+        if svc.external_name:
+            recs.append((fqdn, _CNAME, svc.external_name.rstrip(".") + "."))
+        return recs
+    if not svc.headless:
+        ips = [ip for ip in svc.cluster_ips if ip and ip != "None"]
+        if not ips:
+            return recs
+        for ip in ips:
+            recs.append((fqdn, _family_type(ip), ip))
+            recs.append((reverse_name(ip), _PTR, fqdn))
+        for p in svc.ports:
+            if p.name:
+                recs += _srv(f"_{p.name}._{p.protocol.lower()}.{fqdn}".lower(), [(p.port, fqdn)])
+        return recs + _srv(fqdn, [(p.port, fqdn) for p in svc.ports])
+    # Headless: the ready endpoints (CoreDNS skips ready == false; publishNotReadyAddresses is the EndpointSlice
+    # controller's business: it marks those ready).
+    seen: set[tuple[str, str]] = set()
+    per_port: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    all_ports: list[tuple[int, str]] = []
+    for obj in slice_objs:
         sv = SliceView.from_api(obj)
-        by_service.setdefault((sv.namespace, sv.service), []).append(sv)
-    reverse_done: set[str] = set()
-    for obj in services:
-        svc = ServiceView.from_api(obj)
-        fqdn = f"{svc.name}.{svc.namespace}.svc.{z}".lower()
-        index._exists(f"{svc.namespace}.svc.{z}".lower())
-        if svc.namespace == DNS_NAMESPACE and svc.name == DNS_SERVICE:
-            for ip in svc.cluster_ips:
-                if ip and ip != "None":
-                    index.add(f"ns.dns.{z}", _family_type(ip), _rd(_family_type(ip), ip))
-        if svc.type == "ExternalName":
-            if svc.external_name:
-                index.add(fqdn, _CNAME, _rd(_CNAME, svc.external_name.rstrip(".") + "."))
+        if sv.address_type not in ("IPv4", "IPv6"):
             continue
-        if not svc.headless:
-            ips = [ip for ip in svc.cluster_ips if ip and ip != "None"]
-            if not ips:
+        for ep in sv.endpoints:
+            if not ep.is_ready:
                 continue
-            for ip in ips:
-                index.add(fqdn, _family_type(ip), _rd(_family_type(ip), ip))
-                rev = reverse_name(ip)
-                if rev not in reverse_done:  # the first Service with that IP wins, as CoreDNS returns one
-                    reverse_done.add(rev)
-                    index.add(rev, _PTR, _rd(_PTR, fqdn))
-            for p in svc.ports:
-                if p.name:
-                    _srv(index, f"_{p.name}._{p.protocol.lower()}.{fqdn}", [(p.port, fqdn)])
-            _srv(index, fqdn, [(p.port, fqdn) for p in svc.ports])
-            continue
-        # Headless: the ready endpoints (CoreDNS skips ready == false; publishNotReadyAddresses is the
-        # EndpointSlice controller's business: it marks those ready).
-        ready = [(e, a) for sv in by_service.get((svc.namespace, svc.name), ()) for e in sv.endpoints if e.is_ready
-                 and e.address_type in ("IPv4", "IPv6") for a in e.addresses]
-        seen: set[tuple[str, str]] = set()
-        per_port: dict[tuple[str, str], list[tuple[int, str]]] = {}
-        all_ports: list[tuple[int, str]] = []
-        for ep, addr in ready:
-            epname = endpoint_name(ep.hostname, addr).lower()
-            if (epname, addr) in seen:
-                continue  # the same endpoint in two slices (a rollout in flight)
-            seen.add((epname, addr))
-            t = _family_type(addr)
-            index.add(fqdn, t, _rd(t, addr))
-            target = f"{epname}.{fqdn}"
-            index.add(target, t, _rd(t, addr))
-            rev = reverse_name(addr)
-            if rev not in reverse_done:
-                reverse_done.add(rev)
-                index.add(rev, _PTR, _rd(_PTR, target))
-            for p in ep.ports:
-                if p.port is None:
-                    continue
-                all_ports.append((p.port, target))
-                if p.name:
-                    per_port.setdefault((p.name, p.protocol.lower()), []).append((p.port, target))
-        for (pname, proto), entries in per_port.items():
-            _srv(index, f"_{pname}._{proto}.{fqdn}", entries)
-        _srv(index, fqdn, all_ports)
-    return index
+            for addr in ep.addresses:
+                epname = endpoint_name(ep.hostname, addr).lower()
+                if (epname, addr) in seen:
+                    continue  # the same endpoint in two slices (a rollout in flight)
+                seen.add((epname, addr))
+                t = _family_type(addr)
+                target = f"{epname}.{fqdn}"
+                recs += [(fqdn, t, addr), (target, t, addr), (reverse_name(addr), _PTR, target)]
+                for p in ep.ports:
+                    if p.port is None:
+                        continue
+                    all_ports.append((p.port, target))
+                    if p.name:
+                        per_port.setdefault((p.name.lower(), p.protocol.lower()), []).append((p.port, target))
+    for (pname, proto), entries in per_port.items():
+        recs += _srv(f"_{pname}._{proto}.{fqdn}", entries)
+    return recs + _srv(fqdn, all_ports)
+
+
+class Mirror:
+    """The informer: the store's Services, EndpointSlices (by Service) and Namespaces, kept from its events, and
+    the Services whose records are out of date."""
+
+    def __init__(self) -> None:
+        self.services: dict[tuple[str, str], Obj] = {}
+        self.slices: dict[tuple[str, str], dict[str, Obj]] = {}  # (ns, service) -> slice name -> slice
+        self.slice_owner: dict[tuple[str, str], str] = {}  # (ns, slice) -> service
+        self.namespaces: set[str] = set()
+        self.dirty: set[tuple[str, str]] = set()  # ("#ns", name) for a namespace
+        self.rv = 0
+
+    def apply(self, type_: str, res: object, obj: Obj, rv: int) -> None:
+        meta = obj.get("metadata") or {}
+        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        self.rv = max(self.rv, rv)
+        if res is _SERVICE:
+            if type_ == "DELETED":
+                self.services.pop((ns, name), None)
+            else:
+                self.services[(ns, name)] = obj
+            self.dirty.add((ns, name))
+        elif res is _SLICE:
+            svc = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL, "")
+            old = self.slice_owner.pop((ns, name), None)
+            if old is not None:
+                self.slices.get((ns, old), {}).pop(name, None)
+                self.dirty.add((ns, old))
+            if type_ != "DELETED" and svc:
+                self.slices.setdefault((ns, svc), {})[name] = obj
+                self.slice_owner[(ns, name)] = svc
+                self.dirty.add((ns, svc))
+        elif res is _NAMESPACE:
+            if type_ == "DELETED":
+                self.namespaces.discard(name)
+            else:
+                self.namespaces.add(name)
+            self.dirty.add(("#ns", name))
 
 
 @dataclass
@@ -251,9 +313,10 @@ class SimDns:
         self.ttl = ttl
         self.knobs: dict[str, Knobs] = {}  # by pod name; "" is the Service port's own view when no pod is ready
         self.queries: deque[tuple[str, str, str, str]] = deque(maxlen=2000)  # (pod, qname, qtype, rcode)
-        self._gen = 0
-        self._cache: tuple[int, Index] | None = None
-        self._lock = threading.RLock()
+        self._mirror = Mirror()
+        self._live: Index | None = None
+        self._view_lock = threading.RLock()  # the mirror and the live index; held while answering from them
+        self._lock = threading.RLock()  # listeners and pods
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listeners: dict[str, _Listener] = {}
         self._pod_ips: dict[str, tuple[str, ...]] = {}
@@ -268,14 +331,27 @@ class SimDns:
         """Bind the Service's port and one per CoreDNS pod now (so `port` and `address_map` are right at once) and
         serve them on `loop`. May be called from any thread."""
         self._loop = loop
+        self.follow_store()
+        with self._lock:
+            self._open("")
+        self.sync()
+
+    def follow_store(self) -> None:
+        """Mirror the store and keep following it, without serving (start() does this first; tests and benchmarks
+        of the index use it alone)."""
         if not self.zone:
             configmaps, _ = self.store.list(BY_KIND["ConfigMap"], DNS_NAMESPACE)
             found = zone_from_configmaps(configmaps)
             self.zone = found[0] if found else DEFAULT_ZONE
-        self._unsubscribe = self.store.subscribe(self._on_event)
-        with self._lock:
-            self._open("")
-        self.sync()
+        with self.store.lock:  # the list and the subscription as one, so no event falls between them
+            with self._view_lock:
+                self._live = Index(self.zone + ".")
+                for res in (_NAMESPACE, _SERVICE, _SLICE):
+                    objs, rv = self.store.list(res)
+                    for obj in objs:
+                        self._mirror.apply("ADDED", res, obj, rv)
+                self._mirror.rv = self.store.resource_version
+            self._unsubscribe = self.store.subscribe(self._on_event)
 
     def stop(self) -> None:
         if self._unsubscribe:
@@ -317,7 +393,8 @@ class SimDns:
 
     def freeze(self, pod: str | None = None) -> None:
         """Stale DNS: `pod` (every pod when None) keeps answering from the store as it is now."""
-        index = self.index()
+        with self._view_lock:
+            index = self.index().copy()
         for k in self._targets(pod):
             k.frozen = index
 
@@ -339,8 +416,11 @@ class SimDns:
     # -- the view of the store ------------------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        # Runs under the store's lock: only note the change and hand the pod bookkeeping to the loop.
-        self._gen += 1
+        # Runs under the store's lock: note the change in the mirror (dict updates), hand pod bookkeeping on.
+        with self._view_lock:
+            self._mirror.rv = max(self._mirror.rv, event.rv)  # the SOA serial: the store's revision
+            if event.resource in (_SERVICE, _SLICE, _NAMESPACE):
+                self._mirror.apply(event.type, event.resource, event.obj, event.rv)
         if event.namespace == DNS_NAMESPACE and event.resource in (_POD, _SERVICE) and self._loop is not None:
             try:
                 self._loop.call_soon_threadsafe(self.sync)
@@ -348,14 +428,23 @@ class SimDns:
                 pass
 
     def index(self) -> Index:
-        """The live view (rebuilt only after a store change)."""
-        gen = self._gen
-        cached = self._cache
-        if cached is not None and cached[0] == gen:
-            return cached[1]
-        index = build_index(self.store, self.zone)
-        self._cache = (gen, index)
-        return index
+        """The live view: the Services that changed since the last question are recomputed, nothing else."""
+        with self._view_lock:
+            live, m = self._live, self._mirror
+            if live is None:
+                raise RuntimeError("SimDns is not started")
+            z = live.zone
+            for key in m.dirty:
+                if key[0] == "#ns":
+                    live.set(key, [(f"{key[1]}.svc.{z}".lower(), _EXISTS, "")] if key[1] in m.namespaces else [])
+                else:
+                    svc = m.services.get(key)
+                    live.set(key, service_records(svc, list(m.slices.get(key, {}).values()), z) if svc else [])
+            m.dirty.clear()
+            if live.serial != m.rv or ("#", "static") not in live.per_key:
+                live.set(("#", "static"), static_records(z, m.rv))
+                live.serial = m.rv
+            return live
 
     def sync(self) -> None:
         """Follow the CoreDNS pods and the kube-dns Service of the store: a port per pod, the address map."""
@@ -455,7 +544,8 @@ class SimDns:
         else:
             q = query.question[0]
             qname, qtype = q.name.to_text(), dns.rdatatype.to_text(q.rdtype)
-            self._resolve(response, q.name, q.rdtype, q.rdclass, knobs.frozen or self.index())
+            with self._view_lock:
+                self._resolve(response, q.name, q.rdtype, q.rdclass, knobs.frozen or self.index())
         self.queries.append((pod, qname, qtype, dns.rcode.to_text(response.rcode())))
         limit = 65535
         if udp:
@@ -506,19 +596,20 @@ class SimDns:
             return
         if response.answer:
             return  # a CNAME to a name without records of that type
-        exists = name in index.names or self._pod_record(index, name, _A) is not None \
+        exists = index.exists(name) or self._pod_record(index, name, _A) is not None \
             or self._pod_record(index, name, _AAAA) is not None
         if not exists:
             response.set_rcode(dns.rcode.NXDOMAIN)
-        soa = index.get(index.zone, _SOA)[0] if apex == index.zone else _rd(
-            _SOA, f"ns.dns.{apex} hostmaster.{apex} {index.serial} 7200 1800 86400 {self.ttl}")
+        soa = index.get(index.zone, _SOA)[0] if apex == index.zone else dns.rdata.from_text(
+            dns.rdataclass.IN, _SOA, f"ns.dns.{apex} hostmaster.{apex} {index.serial} 7200 1800 86400 {self.ttl}")
         response.authority.append(dns.rrset.from_rdata_list(dns.name.from_text(apex), self.ttl, [soa]))
 
     @staticmethod
     def _lookup(index: Index, name: str, qtype: int) -> list[dns.rdata.Rdata]:
         if qtype == dns.rdatatype.ANY:
-            return [rd for (n, _), rds in index.records.items() if n == name for rd in rds]
-        return list(index.get(name, qtype))
+            return [rd for t in index.types_at(name) for rd in index.get(name, t)]
+        found = list(index.get(name, qtype))
+        return found[:1] if qtype == _PTR else found  # CoreDNS answers a PTR with one name
 
     @staticmethod
     def _pod_record(index: Index, name: str, qtype: int) -> dns.rdata.Rdata | None:
@@ -535,7 +626,7 @@ class SimDns:
         except ValueError:
             return None
         t = _AAAA if ip.version == 6 else _A
-        return _rd(t, str(ip)) if t == qtype else None
+        return dns.rdata.from_text(dns.rdataclass.IN, t, str(ip)) if t == qtype else None
 
     async def _tcp(self, listener: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
