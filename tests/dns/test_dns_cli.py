@@ -128,7 +128,7 @@ def test_failures_are_one_line(env):
     assert nocluster.stderr.count("\n") == 1
     env.sim.stop_server()  # the API goes away; DNS stays
     down = env.run("web.shop.svc.cluster.local", "--check", env.at)
-    assert down.returncode == 10 and "cannot read Services from http://127.0.0.1:" in down.stderr
+    assert down.returncode == 10 and "Nothing answers at http://127.0.0.1:" in down.stderr
     assert "Traceback" not in down.stderr + down.stdout
     badmap = env.run("x.", env={"SVCSCOPE_DNS_MAP": "10.96.0.10=nowhere"})
     assert badmap.returncode == 2 and "SVCSCOPE_DNS_MAP" in badmap.stderr

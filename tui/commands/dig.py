@@ -140,6 +140,7 @@ class Session:
         self.sim: Any = None
         self.sim_dns: Any = None
         self.api: Any = None
+        self.conn: Any = None  # tui.kube.client.Connection, for error sentences
         self.address_map: dict[str, tuple[str, int]] = {}
         self._api_error: str | None = None
 
@@ -175,38 +176,35 @@ class Session:
     def client(self, required: bool, why: str) -> Any:
         """The API client, connecting on first use; None (or DigError when `required`) if there is no cluster."""
         if self.api is None and self._api_error is None:
-            from tui.commands.oneshot import OneShotError, connect
+            from tui.kube.client import KubeConnectionError, connect
 
             try:
-                self.api, _ = connect(self.args)
-            except OneShotError as exc:
+                self.conn = connect(self.args.kubeconfig, self.args.context)
+                self.api = self.conn.api_client
+            except KubeConnectionError as exc:
                 self._api_error = str(exc)
         if self.api is None and required:
-            raise DigError(f"{why} needs the cluster, but {self._api_error.rstrip('.')}", EXIT_CLUSTER)
+            error = (self._api_error or "there is no cluster").rstrip(".")
+            raise DigError(f"{why} needs the cluster, but: {error[0].lower()}{error[1:]}", EXIT_CLUSTER)
         return self.api
 
-    def read(self, what: str, fn: Any) -> Any:
+    def read(self, verb: str, resource: str, namespace: str | None, fn: Any) -> Any:
         """Call the API, turning its failures into one sentence."""
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
-        from tui.kube.cache import connection_message, status_message
+        from tui.kube.client import explain_error
 
         try:
             return fn()
-        except ApiException as exc:
-            raise DigError(f"cannot read {what}: the API server answered {exc.status}: {status_message(exc)}") \
-                from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            host = self.api.configuration.host if self.api is not None else "the API server"
-            raise DigError(f"cannot read {what} from {host}: {connection_message(exc)}; check the cluster, or give "
-                           f"a server with @ADDR") from None
+        except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise DigError(explain_error(exc, self.conn, (verb, resource, namespace))) from None
 
     def cluster_dns(self) -> Any:
         from tui.dns.servers import read_cluster_dns
 
         api = self.client(True, "finding the cluster DNS (@kube-dns, @coredns)")
-        return self.read("the cluster DNS (kube-system/kube-dns and its pods)", lambda: read_cluster_dns(api))
+        return self.read("list", "services and pods", "kube-system", lambda: read_cluster_dns(api))
 
     def zone(self) -> Any:
         from tui.dns.servers import detect_zone, read_resolv_conf
@@ -300,8 +298,9 @@ class Session:
             api = self.client(True, "--check")
             ns = cn.namespace if cn.kind != "reverse" else None
             selector = f"kubernetes.io/service-name={cn.service}" if cn.kind != "reverse" else None
-            svc_items = self.read("Services", lambda: list_objects(api, "services", ns))
-            slice_items = self.read("EndpointSlices", lambda: list_objects(api, "endpointslices", ns, selector))
+            svc_items = self.read("list", "services", ns, lambda: list_objects(api, "services", ns))
+            slice_items = self.read("list", "endpointslices", ns,
+                                    lambda: list_objects(api, "endpointslices", ns, selector))
             services = [ServiceView.from_api(o) for o in svc_items]
             slices = [SliceView.from_api(o) for o in slice_items]
         return judge(expect(qname, qtype, zone.zone, services, slices), outcomes, max_ttl=self.args.max_ttl)
