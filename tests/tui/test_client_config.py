@@ -141,6 +141,17 @@ def test_no_current_context_asks_for_one(tmp_path):
     assert "sets no current-context: pick one with --context (contexts: test)" in err.message
 
 
+def test_last_used_context_only_when_no_current_context(tmp_path):
+    cfg = kubeconfig(tmp_path / "config", "https://127.0.0.1:6443", extra_contexts=("prod",), current=None)
+    assert connect(kubeconfig=str(cfg), env={}, fallback_context="prod").context == "prod"
+    assert connect(kubeconfig=str(cfg), env={}, fallback_context="prod", context="test").context == "test"
+    with_current = kubeconfig(tmp_path / "c2", "https://127.0.0.1:6443", extra_contexts=("prod",))
+    assert connect(kubeconfig=str(with_current), env={}, fallback_context="prod").context == "test"
+    # a remembered context that is gone is no help: the usual sentence
+    err = connect_error(kubeconfig=str(cfg), env={}, fallback_context="deleted")
+    assert "sets no current-context" in err.message
+
+
 def test_context_pointing_at_undefined_cluster(tmp_path):
     cfg = tmp_path / "config"
     cfg.write_text(yaml.safe_dump({"current-context": "a", "contexts": [{"name": "a", "context": {"cluster": "zz"}}]}))

@@ -46,7 +46,7 @@ def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
     kubeconfig, context = args.kubeconfig, args.context
     if args.demo:
         kubeconfig, context = start_demo(stack, args)
-    conn = connect(kubeconfig, context, args.namespace, args.all_namespaces)
+    conn = connect(kubeconfig, context, args.namespace, args.all_namespaces, fallback_context=state.last_context)
     stack.callback(conn.close)
     remembered = apply_remembered(conn, state, args)  # same client, another scope
     try:

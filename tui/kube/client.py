@@ -232,12 +232,18 @@ def connect(
     *,
     env: Mapping[str, str] | None = None,
     serviceaccount_dir: Path = SERVICEACCOUNT_DIR,
+    fallback_context: str | None = None,
 ) -> Connection:
-    """Build a client from kubeconfig (or the in-cluster service account). No network traffic: see check_access."""
+    """Build a client from kubeconfig (or the in-cluster service account). No network traffic: see check_access.
+
+    `fallback_context` (the context svcscope used last) is tried only when the kubeconfig sets no current-context.
+    """
     env = os.environ if env is None else env
     paths, origin = kubeconfig_paths(kubeconfig, env)
     kc = read_kubeconfig(paths, origin)
     if kc is not None and kc.contexts:
+        if not context and not kc.current_context and fallback_context in kc.contexts:
+            context = fallback_context
         return _from_kubeconfig(kc, context, namespace, all_namespaces)
     if _in_cluster_available(env, serviceaccount_dir):
         if context:
