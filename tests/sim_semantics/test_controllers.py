@@ -451,3 +451,25 @@ def test_namespace_deletion_removes_its_objects(store: Store, running: Controlle
         admission.delete(store, NS, None, "dev", False)
     wait_for(lambda: [store.count(r) for r in (SVC, POD, DEPLOY, SLICE)] == [0, 0, 0, 0],
              message="everything in the namespace is gone")
+
+
+def test_node_not_ready_then_gone(store: Store, running: Controllers) -> None:
+    create(store, "Deployment", deployment("web", 3, {"app": "web"}))
+    create(store, "Service", service("web", {"app": "web"}))
+    wait_for(lambda: sum(e["conditions"]["ready"] for e in endpoints(store, "web")) == 3, message="3 ready")
+
+    def down(n: dict[str, Any]) -> None:
+        for c in n["status"]["conditions"]:
+            if c["type"] == "Ready":
+                c["status"], c["reason"] = "Unknown", "NodeStatusUnknown"
+
+    with store.lock:
+        store.mutate(NODE, None, "node2", down)
+    wait_for(lambda: {e["nodeName"]: e["conditions"]["ready"] for e in endpoints(store, "web")}.get("node2") is False,
+             message="the endpoint on the NotReady node turns unready")
+    assert sum(e["conditions"]["ready"] for e in endpoints(store, "web")) == 2
+    with store.lock:
+        store.delete(NODE, None, "node2")
+    wait_for(lambda: len(endpoints(store, "web")) == 3 and
+             all(e["conditions"]["ready"] and e["nodeName"] != "node2" for e in endpoints(store, "web")),
+             message="the pod is replaced on another node")

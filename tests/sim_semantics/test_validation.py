@@ -262,6 +262,15 @@ def test_field_helpers_for_the_wizard() -> None:
     assert v.validate_affinity_timeout(1) == []
 
 
+def test_node_port_check_for_the_wizard() -> None:
+    assert v.check_node_port(30002, "spec.ports[0].nodePort", taken={30080}) == []
+    assert [str(e) for e in v.check_node_port(30080, "spec.ports[0].nodePort", taken={30080})] == [
+        "spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated"]
+    assert [str(e) for e in v.check_node_port(80, "spec.ports[0].nodePort")] == [
+        "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid "
+        "ports is 30000-32767"]
+
+
 def test_go_quoting_of_odd_values() -> None:
     assert v.go_quote('a"b\\c\n\x01é') == '"a\\"b\\\\c\\n\\x01é"'
     assert str(v.go_strings(None)) == "[]string(nil)"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Container, Iterable, Mapping
 
 Obj = dict[str, Any]
 
@@ -519,6 +519,26 @@ def validate_affinity_timeout(value: Any, path: str = "spec.sessionAffinityConfi
     v = _int_or_none(value)
     if v is None or v <= 0 or v > MAX_AFFINITY_TIMEOUT:
         return [invalid(path, value, f"must be greater than 0 and less than {MAX_AFFINITY_TIMEOUT}")]
+    return []
+
+
+NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver's --service-node-port-range default
+PORT_ALLOCATED = "provided port is already allocated"
+
+
+def node_port_range_error(lo: int, hi: int) -> str:
+    return f"provided port is not in the valid range. The range of valid ports is {lo}-{hi}"
+
+
+def check_node_port(port: Any, path: str, taken: Container[int] = (),
+                    port_range: tuple[int, int] = NODE_PORT_RANGE) -> list[FieldError]:
+    """The allocator's answer for a requested nodePort (the 422 a create would get), for the wizard to show before
+    submitting: out of range, or already allocated to another Service (`taken`, from the live Services)."""
+    lo, hi = port_range
+    if not isinstance(port, int) or isinstance(port, bool) or not lo <= port <= hi:
+        return [invalid(path, port, node_port_range_error(lo, hi))]
+    if port in taken:
+        return [invalid(path, port, PORT_ALLOCATED)]
     return []
 
 

@@ -175,6 +175,7 @@ def _generate(store: Store, services: int, pods_per_service: int) -> None:
     create_objects(store, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"bench-{i:02d}"}}
                            for i in range(n_ns)], "generator")
     bulk.populate(store, (generated_app(i, n_ns, pods_per_service) for i in range(services)))
+    bulk.settle(store, ("default", "kube-system"))
 
 
 def generated_node(i: int) -> Obj:

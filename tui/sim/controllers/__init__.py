@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import deque
 from datetime import datetime
 from typing import Any, Callable, Mapping
@@ -36,7 +37,17 @@ Key = tuple[str, str]
 SVC, POD, SLICE = BY_KIND["Service"], BY_KIND["Pod"], BY_KIND["EndpointSlice"]
 DEPLOY, DS, NODE = BY_KIND["Deployment"], BY_KIND["DaemonSet"], BY_KIND["Node"]
 
-__all__ = ["Controllers"]
+__all__ = ["Controllers", "mark_settled"]
+
+# store -> the resourceVersion at which everything derived was known to be current (the generator's bulk path
+# leaves it so): a full pass at exactly that version would change nothing, so it is skipped.
+_SETTLED: "weakref.WeakKeyDictionary[Store, int]" = weakref.WeakKeyDictionary()
+
+
+def mark_settled(store: Store) -> None:
+    """Declare the store's derived objects (pods, slices, statuses) current as of now."""
+    with store.lock:
+        _SETTLED[store] = store.resource_version
 
 
 class _Queue:
@@ -167,6 +178,8 @@ class Controllers:
             self._note_deletion(pod, deadlines)
 
     def _mark_all(self) -> None:
+        if _SETTLED.get(self.store) == self.store.resource_version:
+            return  # nothing happened since everything was made current
         for svc in self.store.list(SVC)[0]:
             self._services.add((svc["metadata"].get("namespace", ""), svc["metadata"]["name"]))
         for sname in list(self.index.slices_by_service):
@@ -240,6 +253,10 @@ class Controllers:
             elif kind == "DaemonSet":
                 self._daemonsets.add((ns, name))
             elif kind == "Node":
+                if ev.type == DELETED:
+                    for pod_ns, pod in sorted(self.index.pods_by_node.get(name, ())):
+                        if self.store.get(POD, pod_ns, pod) is not None:
+                            self.store.delete(POD, pod_ns, pod)  # podgc: pods bound to a node that is gone
                 self._node_changed(name)
             elif kind == "Namespace" and ev.type == DELETED:
                 self._namespaces_gone.append(name)

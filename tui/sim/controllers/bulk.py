@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from tui.kube.validation import default_service
 from tui.sim import admission, errors
-from tui.sim.controllers import Controllers
+from tui.sim.controllers import Controllers, mark_settled
 from tui.sim.controllers.endpointslices import desired_endpoints
 from tui.sim.controllers.kubelet import node_ip
 from tui.sim.controllers.workloads import HASH_LABEL, deployment_status, derived_uid, node_ready, tolerates
@@ -21,7 +21,8 @@ from tui.sim.resources import BY_KIND, ResourceType
 from tui.sim.store import ADDED, Store, timestamp
 
 Obj = dict[str, Any]
-SVC, POD, NODE, DEPLOY, SLICE = (BY_KIND[k] for k in ("Service", "Pod", "Node", "Deployment", "EndpointSlice"))
+SVC, POD, NODE, DEPLOY, SLICE, DS = (BY_KIND[k] for k in ("Service", "Pod", "Node", "Deployment", "EndpointSlice",
+                                                          "DaemonSet"))
 
 
 def _stamp(store: Store, res: ResourceType, obj: Obj, now: str = "") -> Obj:
@@ -85,6 +86,28 @@ def populate(store: Store, apps: Iterable[tuple[Obj, Obj]]) -> None:
                                                         node_objs), {})
             dep_obj["status"] = deployment_status(dep_obj, [(p, True) for p in pods], rs_name, now)
             _commit(store, DEPLOY, dep_obj)
+
+
+def settle(store: Store, namespaces: Iterable[str]) -> None:
+    """Run the controllers over the workloads and Services of `namespaces` only (the generator's kube-system and
+    default), then declare the whole store settled: the bulk-written rest is current already."""
+    ctl = Controllers(store)
+    namespaces = tuple(namespaces)
+    with store.lock:
+        # index only what these namespaces hold: the bulk-written pods are settled and need no look
+        ctl.index.load([p for ns in namespaces for p in store.list(POD, ns)[0]],
+                       [s for ns in namespaces for s in store.list(SVC, ns)[0]],
+                       [s for ns in namespaces for s in store.list(SLICE, ns)[0]])
+        follow = store.subscribe(ctl._events.append)
+        try:
+            for ns in namespaces:
+                for res, queue in ((DEPLOY, ctl._deployments), (DS, ctl._daemonsets), (SVC, ctl._services)):
+                    for obj in store.list(res, ns)[0]:
+                        queue.add((ns, obj["metadata"]["name"]))
+            ctl._process(None)
+        finally:
+            follow()
+        mark_settled(store)
 
 
 def _service(store: Store, svc: Obj) -> Obj:

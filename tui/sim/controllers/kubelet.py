@@ -5,6 +5,9 @@ starts at once: phase Running, an IP from the node's podCIDR (the node's Interna
 Ready/ContainersReady conditions and containerStatuses kubectl shows. Pods on nodes the sim does not know are left
 as they are (tests stage such pods with any status).
 
+A NotReady node's pods turn unready (as the node lifecycle controller marks them); a deleted node's pods are
+removed (as the pod garbage collector does), so their workloads replace them elsewhere.
+
 Readiness knob: the pod annotation `sim.svcscope.io/ready: "false"` makes its containers unready (Ready False);
 removing it or setting "true" makes them ready again. Health hooks decide more (see kubeproxy.py): a hook returns
 `Health(ready, crash)` for the pods it knows, and a crash message puts the container in CrashLoopBackOff with
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol
 from tui.kube.validation import json_copy
 from tui.sim import allocators
 from tui.sim.controllers.kubeproxy import Health, KubeProxyHook
+from tui.sim.controllers.workloads import node_ready
 from tui.sim.resources import BY_KIND
 from tui.sim.store import Store
 
@@ -67,6 +71,8 @@ class Kubelet:
     # -- status ---------------------------------------------------------------------------------------------------
 
     def health(self, pod: Mapping[str, Any], node: Mapping[str, Any] | None) -> Health:
+        if node is not None and not node_ready(node):
+            return Health(False)  # the node lifecycle controller marks the pods of a NotReady node unready
         for hook in self.hooks:
             h = hook.health(self.store, pod, node)
             if h is not None:

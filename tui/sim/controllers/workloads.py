@@ -63,7 +63,7 @@ def node_ready(node: Mapping[str, Any]) -> bool:
     for c in (node.get("status") or {}).get("conditions") or []:
         if isinstance(c, dict) and c.get("type") == "Ready":
             return c.get("status") == "True"
-    return False
+    return True  # a node that reports no conditions is taken as healthy
 
 
 def tolerates(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
