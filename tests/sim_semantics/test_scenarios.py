@@ -202,7 +202,9 @@ def test_generator_ten_thousand_services(capsys: pytest.CaptureFixture[str]) -> 
     assert len(apps) == 10_000
     slices = [s for s in st.list(SLICE)[0] if s["metadata"]["name"].startswith("app-")]
     assert sum(len(s["endpoints"]) for s in slices) == 50_000
-    assert st.count(POD) == 50_000
+    nodes = st.count(NODE)
+    assert st.count(POD) == 50_000 + nodes + 2  # and kube-proxy on every node, and CoreDNS
+    assert len(st.list(POD, "kube-system")[0]) == nodes + 2
     node_ports = [p["nodePort"] for s in apps for p in s["spec"]["ports"] if "nodePort" in p]
     assert len(node_ports) == len(set(node_ports)) > 1000
     with capsys.disabled():
