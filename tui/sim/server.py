@@ -25,6 +25,7 @@ from aiohttp import web
 from tui.kube import selectors
 from tui.sim import admission, discovery, errors, fields, patch, protobuf, tables
 from tui.sim.faults import Faults
+from tui.sim.jsoncache import EncodedObjects
 from tui.sim.rbac import DEMO_USER, RbacRules
 from tui.sim.resources import RESOURCES, ResourceType
 from tui.sim.store import Obj, Store
@@ -113,6 +114,7 @@ class SimServer:
         self._snapshots: collections.OrderedDict[str, _Snapshot] = collections.OrderedDict()
         self._snapshot_seq = 0
         self._watches: set[WatchStream] = set()
+        self.encoded = EncodedObjects(store)
         # The last requests as (method, path with query): tests assert on what a client really asked.
         self.requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=1000)
         faults.on_expire(self._snapshots.clear)
@@ -289,7 +291,7 @@ class SimServer:
                 return json_response(tables.table(t.res.kind, [obj], self.store.clock(),
                                                   resource_version=obj["metadata"].get("resourceVersion", ""),
                                                   include_object=q.get("includeObject", "Metadata")))
-            return json_response(obj)
+            return web.Response(body=self.encoded.encode(obj), content_type=JSON)
         if verb == "create":
             if t.name is not None:
                 raise errors.ApiError(405, "MethodNotAllowed",
@@ -586,14 +588,16 @@ class SimServer:
             meta["continue"] = self._encode_continue(snap_id, end, rv)
             meta["remainingItemCount"] = len(items) - end
         shape = self.faults.take_malformed(t.res.plural, "list")
+        one_off = None
         if shape and page:
-            page = [self.faults.malform(page[0], shape)] + list(page[1:])
+            one_off = self.faults.malform(page[0], shape)
+            page = [one_off] + list(page[1:])
         if self._wants_table(request):
             return json_response(tables.table(t.res.kind, page, self.store.clock(), resource_version=str(rv),
                                               continue_=meta.get("continue", ""),
                                               include_object=q.get("includeObject", "Metadata")))
-        return json_response({"kind": t.res.list_kind, "apiVersion": t.res.api_version, "metadata": meta,
-                              "items": page})
+        head = {"kind": t.res.list_kind, "apiVersion": t.res.api_version, "metadata": meta}
+        return web.Response(body=self.encoded.encode_list(head, page, one_off), content_type=JSON)
 
     def _remember(self, snap: _Snapshot) -> str:
         self._snapshot_seq += 1
@@ -622,7 +626,7 @@ class SimServer:
     async def _watch(self, request: web.Request, t: Target) -> web.StreamResponse:
         opts = WatchOptions.parse(request.query, t.res, t.namespace, self._filter(request, t),
                                   self._wants_table(request))
-        stream = WatchStream(self.store, self.faults, opts, self.bookmark_interval)
+        stream = WatchStream(self.store, self.faults, opts, self.bookmark_interval, self.encoded)
         self._watches.add(stream)
         try:
             return await stream.serve(request)

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from tui.sim import errors, tables
 from tui.sim.faults import Faults
+from tui.sim.jsoncache import EncodedObjects
 from tui.sim.resources import ResourceType
 from tui.sim.store import ADDED, DELETED, MODIFIED, Event, Obj, Store
 
@@ -104,8 +105,10 @@ class _Dropped(Exception):
 
 
 class WatchStream:
-    def __init__(self, store: Store, faults: Faults, opts: WatchOptions, bookmark_interval: float) -> None:
+    def __init__(self, store: Store, faults: Faults, opts: WatchOptions, bookmark_interval: float,
+                 encoded: EncodedObjects | None = None) -> None:
         self.store = store
+        self.encoded = encoded
         self.faults = faults
         self.opts = opts
         self.bookmark_interval = bookmark_interval
@@ -114,6 +117,8 @@ class WatchStream:
         self._drop_after: int | None = None
         self._abrupt = True
         self._sent_columns = False
+        self._pending: list[bytes] = []
+        self._pending_size = 0
 
     # -- control, from any thread -----------------------------------------------------------------------------
 
@@ -148,24 +153,40 @@ class WatchStream:
             return DELETED, ev.obj
         return None
 
-    def _encode(self, type_: str, obj: Obj) -> bytes:
+    def _encode(self, type_: str, obj: Obj, stored: bool = False) -> bytes:
         if self.opts.table and type_ in (ADDED, MODIFIED, DELETED):
             # A Table per event; the column definitions only in the first, as the apiserver sends them.
             obj = tables.table(self.opts.resource.kind, [obj], self.store.clock(),
                                include_object=self.opts.include_object, columns=not self._sent_columns)
             self._sent_columns = True
+        elif stored and self.encoded is not None:  # the store's own object: its encoding is shared
+            return b'{"type":"' + type_.encode() + b'","object":' + self.encoded.encode(obj) + b"}\n"
         return dump({"type": type_, "object": obj}) + b"\n"
 
-    async def _send(self, resp: web.StreamResponse, type_: str, obj: Obj) -> None:
+    async def _send(self, resp: web.StreamResponse, type_: str, obj: Obj, flush: bool = True) -> None:
+        """Write one event; `flush=False` batches it (the starting point: thousands of events, few writes)."""
+        stored = type_ != DELETED  # a deleted object is a copy the store no longer holds: nothing to share
         if type_ in (ADDED, MODIFIED, DELETED):
             shape = self.faults.take_malformed(self.opts.resource.plural, "watch")
             if shape:
-                obj = self.faults.malform(obj, shape)
-        await resp.write(self._encode(type_, obj))
+                obj, stored = self.faults.malform(obj, shape), False
+        self._pending.append(self._encode(type_, obj, stored))
+        self._pending_size += len(self._pending[-1])
+        dropping = False
         if self._drop_after is not None and type_ != BOOKMARK:
             self._drop_after -= 1
-            if self._drop_after <= 0:
-                raise _Dropped(self._abrupt)
+            dropping = self._drop_after <= 0
+        if flush or dropping or self._pending_size > 256 * 1024:
+            await self._flush(resp)
+        if dropping:
+            raise _Dropped(self._abrupt)
+
+    async def _flush(self, resp: web.StreamResponse) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._pending_size = 0
+            await resp.write(data)
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         opts, res = self.opts, self.opts.resource
@@ -194,13 +215,14 @@ class WatchStream:
                 await resp.write(dump({"type": "ERROR", "object": expired.status()}) + b"\n")
                 return resp
             for obj in initial:
-                await self._send(resp, ADDED, obj)
+                await self._send(resp, ADDED, obj, flush=False)
             if opts.initial_events:
-                await resp.write(self._encode(BOOKMARK, bookmark(res, last_rv, initial_end=True)))
+                self._pending.append(self._encode(BOOKMARK, bookmark(res, last_rv, initial_end=True)))
             for ev in backlog:
                 out = self._translate(ev)
                 if out:
-                    await self._send(resp, *out)
+                    await self._send(resp, *out, flush=False)
+            await self._flush(resp)
             await self._follow(resp, last_rv)
             return resp
         except _Dropped as d:
