@@ -350,3 +350,32 @@ def test_scale_deployment(seeded: client.ApiClient, kubectl: Kubectl) -> None:
     assert apps.read_namespaced_deployment("nginx", "dev").spec.replicas == 3
     scale = apps.read_namespaced_deployment_scale("nginx", "dev")
     assert scale.spec.replicas == 3 and scale.status.selector == "app=nginx"
+
+
+def test_tutorial_cluster_as_kubectl_sees_it(tmp_path: Path) -> None:
+    """The default scenario end to end: its Services, and a Service created with kubectl gets its endpoints."""
+    with SimCluster() as sim:
+        kc = sim.write_kubeconfig(tmp_path / "kc")
+
+        def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+            return subprocess.run([KUBECTL, f"--kubeconfig={kc}", f"--cache-dir={tmp_path / 'c'}", *args],
+                                  input=input, capture_output=True, text=True, timeout=60)
+
+        table = rows(run("get", "svc", "-n", "dev", "-o", "wide").stdout)
+        by_name = {r[0]: r for r in table[1:]}
+        assert by_name["service-clusterip"][1] == "ClusterIP" and by_name["service-clusterip"][3:5] == ["<none>",
+                                                                                                        "80/TCP"]
+        assert by_name["service-headliness"][2] == "None"
+        assert by_name["service-nodeport"][1] == "NodePort" and by_name["service-nodeport"][4] == "80:30002/TCP"
+        assert all(r[6] == "app=nginx-pod" for r in by_name.values())
+        out = run("create", "-f", "-", input=SERVICE_YAML.replace("app: web", "app: nginx-pod"))
+        assert out.returncode == 0, out.stderr
+
+        def web_slice() -> list[str] | None:
+            for r in rows(run("get", "endpointslices", "-n", "dev").stdout)[1:]:
+                if r[0].startswith("web-") and r[3] != "<unset>":
+                    return r
+            return None
+
+        found = wait_for(web_slice, 30, message="the EndpointSlice controller's slice for web")
+        assert found[1:3] == ["IPv4", "8080"] and len(found[3].split(",")) == 3
