@@ -66,16 +66,18 @@ PAGE_SIZE = 500  # kubectl's chunk size
 
 @dataclass(frozen=True)
 class Resource:
-    """A resource the cache can list and watch: which generated API methods serve it, and its top-level shape."""
+    """A resource the cache can list and watch: where the API serves it, and its top-level shape."""
 
     plural: str
     kind: str
-    api: type
-    list_all: str
-    list_namespaced: str
+    group_version: str  # "v1" (core) or "discovery.k8s.io/v1"
     check: Callable[[Mapping[str, Any]], str | None] = lambda obj: None  # a shape error, or None
     # Built in the cache's thread for every object it keeps, so consumers (the UI thread) only store models.
     model: Callable[[Mapping[str, Any]], Any] | None = None
+
+    def path(self, namespace: str | None) -> str:
+        root = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
+        return f"{root}/namespaces/{namespace}/{self.plural}" if namespace else f"{root}/{self.plural}"
 
 
 def _check_service(obj: Mapping[str, Any]) -> str | None:
@@ -105,12 +107,9 @@ def _check_pod(obj: Mapping[str, Any]) -> str | None:
     return None if isinstance(obj.get("spec"), Mapping) else "spec is missing or not an object"
 
 
-SERVICES = Resource("services", "Service", client.CoreV1Api, "list_service_for_all_namespaces",
-                    "list_namespaced_service", _check_service, ServiceView.from_api)
-ENDPOINTSLICES = Resource("endpointslices", "EndpointSlice", client.DiscoveryV1Api,
-                          "list_endpoint_slice_for_all_namespaces", "list_namespaced_endpoint_slice", _check_slice)
-PODS = Resource("pods", "Pod", client.CoreV1Api, "list_pod_for_all_namespaces", "list_namespaced_pod", _check_pod,
-                PodView.from_api)
+SERVICES = Resource("services", "Service", "v1", _check_service, ServiceView.from_api)
+ENDPOINTSLICES = Resource("endpointslices", "EndpointSlice", "discovery.k8s.io/v1", _check_slice)
+PODS = Resource("pods", "Pod", "v1", _check_pod, PodView.from_api)
 # EndpointSlices have no model here: ClusterState counts endpoints from the JSON and builds SliceViews on demand.
 
 
@@ -294,34 +293,45 @@ def _outside(namespace: str | None, key: Key) -> str | None:
 
 
 class Lister:
-    """The raw calls of one resource: paginated list and watch, as parsed JSON (see the module docstring)."""
+    """The raw calls of one resource: paginated list and watch, as parsed JSON (see the module docstring).
+
+    Requests go through the client's ApiClient (its kubeconfig auth, TLS and proxy handling) with the same query
+    the generated CoreV1Api/DiscoveryV1Api methods send, but without those classes: importing CoreV1Api alone costs
+    about as much as the whole rest of start-up (1-3 s here), for methods whose typed results we do not use.
+    """
 
     def __init__(self, api_client: client.ApiClient, resource: Resource, namespace: str | None = None,
                  label_selector: str | None = None, field_selector: str | None = None,
                  request_timeout: float = 30.0) -> None:
         self.resource = resource
         self.namespace = namespace
-        self.selectors: dict[str, str] = {}
+        self.selectors: list[tuple[str, Any]] = []
         if label_selector:
-            self.selectors["label_selector"] = label_selector
+            self.selectors.append(("labelSelector", label_selector))
         if field_selector:
-            self.selectors["field_selector"] = field_selector
-        api = resource.api(api_client)
-        self._call = (lambda **kw: getattr(api, resource.list_namespaced)(namespace, **kw)) if namespace \
-            else getattr(api, resource.list_all)
+            self.selectors.append(("fieldSelector", field_selector))
+        self.api_client = api_client
+        self.path = resource.path(namespace)
         self.request_timeout = request_timeout
         self.active: urllib3.BaseHTTPResponse | None = None  # the response being read, for stop() to cut
 
-    def raw(self, timeout: tuple[float, float], **kw: Any) -> urllib3.BaseHTTPResponse:
-        resp = self._call(**self.selectors, **kw, _preload_content=False, _request_timeout=timeout)
-        self.active = resp
-        return resp
+    def raw(self, timeout: tuple[float, float], query: list[tuple[str, Any]]) -> urllib3.BaseHTTPResponse:
+        """GET the resource's collection; the streaming response, or ApiException for a non-2xx answer."""
+        request = self.api_client.param_serialize(
+            method="GET", resource_path=self.path, query_params=[*self.selectors, *query],
+            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+        resp = self.api_client.call_api(*request, _request_timeout=timeout)
+        if not 200 <= resp.status <= 299:
+            resp.read()
+            raise ApiException.from_response(http_resp=resp, body=None, data=None)
+        self.active = resp.response
+        return resp.response
 
     def page(self, cont: str | None = None, limit: int = PAGE_SIZE) -> dict[str, Any]:
-        kw: dict[str, Any] = {"limit": limit}
+        query: list[tuple[str, Any]] = [("limit", limit)]
         if cont:
-            kw["_continue"] = cont
-        resp = self.raw((10.0, self.request_timeout), **kw)
+            query.append(("continue", cont))
+        resp = self.raw((10.0, self.request_timeout), query)
         try:
             body = json.loads(resp.data)
         finally:
@@ -368,8 +378,9 @@ class Lister:
                 return items, rv
 
     def watch(self, resource_version: str, timeout_seconds: int) -> urllib3.BaseHTTPResponse:
-        return self.raw((10.0, timeout_seconds + 30.0), watch=True, resource_version=resource_version,
-                        allow_watch_bookmarks=True, timeout_seconds=timeout_seconds)
+        return self.raw((10.0, timeout_seconds + 30.0), [
+            ("allowWatchBookmarks", True), ("resourceVersion", resource_version),
+            ("timeoutSeconds", timeout_seconds), ("watch", True)])
 
     def cut(self) -> None:
         """Unblock a thread reading the active response (from another thread): shut its socket down."""
