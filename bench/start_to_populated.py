@@ -9,6 +9,10 @@ and endpointslices caches, apply both reset batches to a ClusterState) and kubec
 other (with a warm discovery cache, as an admin's). Prints the best and median of each, the ratio, and svcscope's
 resident memory once populated.
 Run: python bench/start_to_populated.py [SERVICES] [PODS_PER_SERVICE] [ROUNDS]
+
+Measured here (2 shared cores at load average ~8 from other work, so absolute times are several times an idle
+machine's): 10,002 Services / 50,003 endpoints, median of 3: svcscope 13.1 s, kubectl 60.5 s, ratio 0.22;
+184 MB resident. Of svcscope's time, 1.75 s are imports and the rest is the sim serving the two lists.
 """
 
 from __future__ import annotations
