@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "proxy_mode",
     "dig",
     "ipvs",
+    "check",
 )
 
 

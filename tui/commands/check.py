@@ -1,0 +1,181 @@
+"""`svcscope check`: every trace check for the chosen Services, printed; non-zero exit when any check fails.
+
+For scripts and cron on nodes: exit 0 when nothing is wrong (warnings and notes are printed but pass), 1 when any
+Service has an error, 2 when the check could not run (no cluster, no permission) — so a cron job can tell "broken"
+from "could not look".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from tui.cli import add_connection_args
+from tui.commands import oneshot
+from tui.kube.cache import ENDPOINTSLICES, PODS, SERVICES, Lister
+from tui.kube.client import explain_error
+from tui.trace.gather import Objects, node_context, service_states, this_node_name, with_dns
+from tui.trace.join import NodeContext, trace_service
+from tui.trace.model import Trace
+
+EXIT_OK, EXIT_FAILED, EXIT_CANNOT = 0, 1, 2
+DEMO_NODE = "node1"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check", help="check Services across API, EndpointSlices, IPVS (and DNS); exit 1 when any check fails",
+        description="Join each Service with its EndpointSlices, pods, this node's IPVS table and (with --dns) "
+                    "DNS, and print every disagreement. Exit 0: all pass; 1: an error found; 2: could not check.",
+    )
+    add_connection_args(parser)
+    parser.add_argument("services", nargs="*", metavar="SERVICE", help="only these Services (default: all)")
+    parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    parser.add_argument("--node", help="the Node this machine is (default: the Node named like this host)")
+    parser.add_argument("--source", choices=("auto", "netlink", "proc"), default="auto",
+                        help="where to read this node's IPVS table from (default: netlink, else /proc)")
+    parser.add_argument("--dns", action="store_true",
+                        help="also ask each CoreDNS pod for every Service's name and check the answers")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only Services with findings")
+    parser.add_argument("--scenario", default="tutorial", help="with --demo: the simulated cluster's scenario")
+    parser.set_defaults(func=run)
+
+
+class _Cannot(Exception):
+    """The check could not run; str() is the sentence."""
+
+
+def run(args: argparse.Namespace) -> int:
+    sim = None
+    try:
+        if args.demo:
+            api, sim, table, table_error, node, address_map = _demo(args.scenario)
+        else:
+            conn = oneshot.connection(args)
+            api, table, table_error, node, address_map = conn.api_client, None, "", args.node, {}
+        namespace = None if args.all_namespaces else (args.namespace or ("dev" if args.demo else None))
+        if not args.demo and not args.all_namespaces and namespace is None:
+            namespace = conn.namespace
+        objs = _fetch(api, namespace)
+        if not node:
+            node = this_node_name(objs.nodes) or ""
+        if not args.demo:
+            table, table_error = _read_table(args.source) if node else (None, _not_a_node())
+        states = service_states(objs, [namespace] if namespace else None, args.services)
+        missing = sorted(set(args.services) - {s.service.name for s in states})
+        if missing:
+            where = f"namespace {namespace}" if namespace else "any namespace"
+            raise _Cannot(f"no Service named {', '.join(missing)} in {where}")
+        ctx = node_context(objs, node, table, table_error)
+        if args.dns:
+            try:
+                states = with_dns(api, states, address_map)
+            except LookupError as exc:
+                raise _Cannot(str(exc)) from None
+        traces = [trace_service(s, ctx) for s in states]
+    except oneshot.OneShotError as exc:
+        print(f"svcscope: {exc}", file=sys.stderr)
+        return EXIT_CANNOT
+    except _Cannot as exc:
+        print(f"svcscope check: {exc}", file=sys.stderr)
+        return EXIT_CANNOT
+    except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+        print(f"svcscope: {explain_error(exc, None, ('list', 'services', None))}", file=sys.stderr)
+        return EXIT_CANNOT
+    finally:
+        if sim is not None:
+            sim.stop()
+    _print(args, traces, ctx)
+    return EXIT_FAILED if any(t.worst == "error" for t in traces) else EXIT_OK
+
+
+def _not_a_node() -> str:
+    return "this machine is not a Node of the cluster (no Node is named like this host): pass --node NAME"
+
+
+def _demo(scenario: str) -> tuple[Any, Any, Any, str, str, dict]:
+    from tui.sim.cluster import SimCluster
+    from tui.sim.dns_server import SimDns
+    from tui.sim.kubeproxy import ensure_emulator
+
+    sim = SimCluster(scenario=scenario)
+    emulator = ensure_emulator(sim, DEMO_NODE)
+    dns = SimDns(sim.store)
+    sim.add_component(dns)
+    try:
+        sim.start()
+    except (ValueError, OSError) as exc:
+        raise _Cannot(f"the demo cluster did not start ({exc})") from None
+    deadline = time.monotonic() + 15  # kube-proxy's pods start asynchronously; its table follows
+    while time.monotonic() < deadline:
+        if sim.call(emulator.proxy.running, DEMO_NODE) is not None:
+            break
+        time.sleep(0.05)
+    table = sim.call(emulator.resync)
+    return sim.api_client(), sim, table, "", DEMO_NODE, dns.address_map
+
+
+def _fetch(api: k8s.ApiClient, namespace: str | None) -> Objects:
+    """Services, EndpointSlices and pods (paged, as raw JSON), Nodes and the kube-proxy ConfigMap."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        lists = [pool.submit(lambda r=r: list(Lister(api, r, namespace).list()[0].values()))
+                 for r in (SERVICES, ENDPOINTSLICES, PODS)]
+        core = k8s.CoreV1Api(api)
+        nodes = json.loads(core.list_node(_preload_content=False, _request_timeout=(5, 30)).data).get("items") or []
+        try:
+            cm = json.loads(core.read_namespaced_config_map("kube-proxy", "kube-system", _preload_content=False,
+                                                            _request_timeout=(5, 30)).data)
+        except ApiException as exc:
+            if exc.status not in (403, 404):
+                raise
+            cm = None  # no kubeadm-style ConfigMap (or not allowed to read it): mode unknown
+        services, slices, pods = (f.result() for f in lists)
+    return Objects(services, slices, pods, nodes, cm)
+
+
+def _read_table(source: str) -> tuple[Any, str]:
+    from tui.ipvs.source import IPVSUnavailable, read_table
+
+    try:
+        return asyncio.run(read_table(source)), ""
+    except IPVSUnavailable as exc:
+        return None, str(exc)
+
+
+def _print(args: argparse.Namespace, traces: list[Trace], ctx: NodeContext) -> None:
+    if args.output == "json":
+        out = {
+            "node": ctx.name, "proxyMode": ctx.proxy_mode, "ipvs": ctx.table.source if ctx.table else None,
+            "ipvsError": ctx.table_error or None,
+            "services": [{
+                "namespace": t.service.namespace, "name": t.service.name, "worst": t.worst,
+                "findings": [{"level": f.level, "code": f.code, "subject": f.subject, "message": f.message,
+                              "cause": f.cause} for f in t.all_findings],
+            } for t in traces],
+        }
+        print(json.dumps(out, indent=2))
+        return
+    where = f"node {ctx.name}" if ctx.name else "no node"
+    ipvs = f"IPVS from {ctx.table.source}" if ctx.table is not None else f"IPVS not read: {ctx.table_error}"
+    print(f"svcscope check: {where}, kube-proxy mode {ctx.proxy_mode or 'unknown'}, {ipvs}")
+    errors = warnings = 0
+    for t in traces:
+        findings = sorted(t.all_findings, key=lambda f: ("error", "warning", "info").index(f.level))
+        errors += sum(f.level == "error" for f in findings)
+        warnings += sum(f.level == "warning" for f in findings)
+        state = {"error": "FAIL", "warning": "WARN"}.get(t.worst or "", "OK")
+        if args.quiet and state == "OK":
+            continue
+        print(f"{state:<5} {t.service.namespace}/{t.service.name}")
+        for f in findings:
+            print(f"      {f.line()}")
+    print(f"{len(traces)} Service(s) checked: {errors} error(s), {warnings} warning(s)")

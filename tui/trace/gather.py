@@ -1,0 +1,119 @@
+"""Gathering what a trace compares: the API objects (from plain dicts, whichever way they were fetched) and this
+node's context (its IPs, kube-proxy's mode and scheduler, its IPVS table).
+
+Kept apart from join.py so the comparison stays pure and the fetching (HTTP lists for `svcscope check`, the live
+caches for the TUI, the store for tests) stays where the I/O is.
+"""
+
+from __future__ import annotations
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Mapping, Sequence
+
+from tui.dns.expect import expect
+from tui.dns.probe import probe
+from tui.dns.servers import detect_zone, read_cluster_dns
+from tui.dns.verdict import judge
+from tui.ipvs.model import IPVSTable
+from tui.kube.models import PodView, ServiceView, SliceView
+from tui.kube.proxy_config import ProxyConfigError, parse_configmap
+from tui.trace.join import NodeContext, ServiceState
+
+Obj = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Objects:
+    """The API objects one check needs, as the server sent them."""
+
+    services: Sequence[Obj]
+    slices: Sequence[Obj]
+    pods: Sequence[Obj]
+    nodes: Sequence[Obj]
+    kube_proxy_configmap: Obj | None = None
+
+
+def node_internal_ips(nodes: Iterable[Obj], name: str) -> tuple[str, ...]:
+    for node in nodes:
+        if (node.get("metadata") or {}).get("name") == name:
+            return tuple(a.get("address", "") for a in (node.get("status") or {}).get("addresses") or []
+                         if a.get("type") == "InternalIP" and a.get("address"))
+    return ()
+
+
+def this_node_name(nodes: Iterable[Obj], hostname: str | None = None) -> str | None:
+    """The Node object of the machine svcscope runs on: matched by hostname, as kubelet names nodes by default."""
+    hostname = (hostname or socket.gethostname()).lower()
+    short = hostname.split(".")[0]
+    names = [(n.get("metadata") or {}).get("name", "") for n in nodes]
+    for name in names:
+        if name.lower() in (hostname, short):
+            return name
+    return None
+
+
+def proxy_settings(configmap: Obj | None) -> tuple[str, str]:
+    """(mode, scheduler) from the kube-proxy ConfigMap; mode "" (unset) means iptables on Linux."""
+    if configmap is None:
+        return "", ""
+    try:
+        _, cfg = parse_configmap(dict(configmap))
+    except ProxyConfigError:
+        return "", ""
+    return cfg.mode or "iptables", cfg.scheduler
+
+
+def node_context(objects: Objects, node: str, table: IPVSTable | None, table_error: str = "",
+                 running_mode: str | None = None) -> NodeContext:
+    mode, scheduler = proxy_settings(objects.kube_proxy_configmap)
+    return NodeContext(node, node_internal_ips(objects.nodes, node), running_mode or mode, scheduler, table,
+                       table_error)
+
+
+def service_states(objects: Objects, namespaces: Sequence[str] | None = None,
+                   names: Sequence[str] = ()) -> list[ServiceState]:
+    """One ServiceState per Service (filtered by namespace and name), each with its slices and its namespace's pods."""
+    slices: dict[tuple[str, str], list[SliceView]] = {}
+    for obj in objects.slices:
+        sl = SliceView.from_api(obj)
+        slices.setdefault((sl.namespace, sl.service), []).append(sl)
+    pods: dict[str, list[PodView]] = {}
+    for obj in objects.pods:
+        pod = PodView.from_api(obj)
+        pods.setdefault(pod.namespace, []).append(pod)
+    out = []
+    for obj in objects.services:
+        svc = ServiceView.from_api(obj)
+        if namespaces and svc.namespace not in namespaces:
+            continue
+        if names and svc.name not in names:
+            continue
+        out.append(ServiceState(svc, slices.get(svc.key, []), pods.get(svc.namespace, [])))
+    return sorted(out, key=lambda s: s.service.key)
+
+
+def with_dns(api: Any, states: list[ServiceState], address_map: Mapping[str, tuple[str, int]] | None = None,
+             timeout: float = 2.0) -> list[ServiceState]:
+    """Ask every CoreDNS pod (else the kube-dns Service) for each Service's name and judge the answers by the DNS
+    spec; `address_map` reaches servers that are not routable from here (the simulated cluster's)."""
+    cluster_dns = read_cluster_dns(api)
+    servers = cluster_dns.pod_servers(address_map) or cluster_dns.service_servers(address_map)
+    if not servers:
+        raise LookupError("--dns: no CoreDNS pod or kube-dns Service found in kube-system")
+    zone = detect_zone(None, api).zone
+    services = [s.service for s in states]
+
+    def one(state: ServiceState) -> ServiceState:
+        svc = state.service
+        qname = f"{svc.name}.{svc.namespace}.svc.{zone}."
+        qtype = "CNAME" if svc.type == "ExternalName" else "A"
+        if not svc.headless and svc.cluster_ips and all(":" in ip for ip in svc.cluster_ips):
+            qtype = "AAAA"  # an IPv6-only Service has no A record
+        outcomes = [probe(qname, qtype, s, timeout=timeout, tries=1) for s in servers]
+        verdict = judge(expect(qname, qtype, zone, services, state.slices), outcomes)
+        return replace(state, dns=(verdict,))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(one, states))
