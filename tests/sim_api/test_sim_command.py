@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from kubernetes import client, config
 
-from tests.conftest import wait_for
+from tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,26 +39,21 @@ def test_sim_command_serves_until_interrupted(tmp_path: Path) -> None:
     assert "stopped" in out and "Traceback" not in err
 
 
-def test_sim_command_unknown_scenario_is_one_sentence(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "tui", "sim", "--scenario", "no-such-scenario",
-                          "--kubeconfig-out", str(tmp_path / "k.yaml")],
-                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                         timeout=60)
-    assert out.returncode == 2
-    assert out.stderr.startswith("svcscope sim: cannot load the scenario:") and "Traceback" not in out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1
+def test_sim_command_unknown_scenario_is_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["sim", "--scenario", "no-such-scenario", "--kubeconfig-out", str(tmp_path / "k.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("svcscope sim: cannot load the scenario:") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "k.yaml").exists()
 
 
-def test_sim_command_port_in_use(tmp_path: Path) -> None:
-    import socket
-
+def test_sim_command_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen(1)
         port = s.getsockname()[1]
-        out = subprocess.run([sys.executable, "-m", "tui", "sim", "--scenario", "empty", "--port", str(port),
-                              "--kubeconfig-out", str(tmp_path / "k.yaml")],
-                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                             timeout=60)
-    assert out.returncode == 1
-    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "Traceback" not in out.stderr
+        code = main(["sim", "--scenario", "empty", "--port", str(port), "--kubeconfig-out", str(tmp_path / "k.yaml")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith(f"svcscope sim: cannot listen on 127.0.0.1:{port}") and "--port" in err
+    assert len(err.strip().splitlines()) == 1
