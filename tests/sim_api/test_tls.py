@@ -35,6 +35,7 @@ def test_client_verifies_the_sim_with_the_kubeconfig_ca(tls_sim: SimCluster) -> 
     assert "CERTIFICATE_VERIFY_FAILED" in str(exc.value)  # without the sim's CA the server is not trusted
 
 
+@pytest.mark.kubectl
 def test_kubectl_sends_the_token_over_tls(tls_sim: SimCluster, tmp_path: Path) -> None:
     kc = tls_sim.write_kubeconfig(tmp_path / "kc")
     kubectl = [shutil.which("kubectl") or "/usr/bin/kubectl", f"--cache-dir={tmp_path / 'c'}"]

@@ -6,6 +6,10 @@ something on the sim's loop use `call`.
 
     with SimCluster(scenario="empty") as sim:
         v1 = kubernetes.client.CoreV1Api(sim.api_client())
+
+Knobs: `faults` (tui.sim.faults: drop watches, expire history, delay, answer a status, malformed objects,
+restart the server), `bookmark_interval` (seconds between watch bookmarks), `rbac` (tui.sim.rbac), `tls=True`
+(HTTPS with a throwaway CA in the kubeconfig), `server.requests` (the last requests, for tests to assert on).
 """
 
 from __future__ import annotations
