@@ -25,17 +25,30 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
+CONNECTION_DEFAULTS = {"kubeconfig": None, "context": None, "namespace": None, "all_namespaces": False,
+                       "demo": False, "read_only": False}
+
+
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
-    """The flags every command that talks to a cluster shares (kubectl's names and meanings)."""
-    parser.add_argument("--kubeconfig", help="path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-    parser.add_argument("--context", help="the kubeconfig context to use (default: the current context)")
-    parser.add_argument("-n", "--namespace", help="the namespace to show (default: the context's namespace)")
-    parser.add_argument("-A", "--all-namespaces", action="store_true", help="show every namespace")
+    """The flags every command that talks to a cluster shares (kubectl's names and meanings).
+
+    They may stand before or after the subcommand (`svcscope -n dev services` as `svcscope services -n dev`): on
+    subcommands they default to SUPPRESS, so a subcommand never overwrites what was given before it; the top-level
+    parser holds the real defaults.
+    """
+    s = argparse.SUPPRESS
+    parser.add_argument("--kubeconfig", default=s,
+                        help="path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    parser.add_argument("--context", default=s, help="the kubeconfig context to use (default: the current context)")
+    parser.add_argument("-n", "--namespace", default=s, help="the namespace to show (default: the context's namespace)")
+    parser.add_argument("-A", "--all-namespaces", action="store_true", default=s, help="show every namespace")
     parser.add_argument(
-        "--demo", action="store_true", help="run against an embedded simulated cluster (no real cluster needed)"
+        "--demo", action="store_true", default=s,
+        help="run against an embedded simulated cluster (no real cluster needed)",
     )
     parser.add_argument(
-        "--read-only", action="store_true", help="never change anything in the cluster or on this node"
+        "--read-only", action="store_true", default=s,
+        help="never change anything in the cluster or on this node",
     )
 
 
@@ -46,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"svcscope {__version__}")
     add_connection_args(parser)
+    parser.set_defaults(**CONNECTION_DEFAULTS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"tui.commands.{name}").register(sub)
