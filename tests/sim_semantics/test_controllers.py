@@ -473,3 +473,14 @@ def test_node_not_ready_then_gone(store: Store, running: Controllers) -> None:
     wait_for(lambda: len(endpoints(store, "web")) == 3 and
              all(e["conditions"]["ready"] and e["nodeName"] != "node2" for e in endpoints(store, "web")),
              message="the pod is replaced on another node")
+
+
+def test_load_balancer_pending_unless_an_address_is_asked_for(store: Store, ctl: Controllers) -> None:
+    create(store, "Service", service("lb", {"app": "web"}, type="LoadBalancer"))
+    ctl.sync()
+    assert store.get(SVC, "dev", "lb")["status"] == {"loadBalancer": {}}  # <pending>, as without a cloud
+    update(store, "Service", "dev", "lb", lambda s: s["metadata"].setdefault("annotations", {}).__setitem__(
+        "sim.svcscope.io/load-balancer-ip", "192.168.10.240"))
+    ctl.sync()
+    assert store.get(SVC, "dev", "lb")["status"]["loadBalancer"] == {"ingress": [{"ip": "192.168.10.240",
+                                                                                  "ipMode": "VIP"}]}

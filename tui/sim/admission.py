@@ -21,7 +21,6 @@ only the controllers write.
 
 from __future__ import annotations
 
-import copy
 import time
 import weakref
 from dataclasses import dataclass, field

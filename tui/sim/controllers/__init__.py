@@ -8,7 +8,7 @@ Interface (SimCluster calls these; owned by the sim-semantics work):
 
 What runs (one module each): the EndpointSlice controller (endpointslices.py), the Deployment and DaemonSet
 controllers (workloads.py), the scheduler and kubelets with their readiness knob and health hooks (kubelet.py,
-kubeproxy.py), graceful pod removal, and garbage collection of what a deleted Service, workload or namespace owned.
+kubeproxy.py), a load-balancer stand-in (loadbalancers.py), graceful pod removal, and garbage collection of what a deleted Service, workload or namespace owned.
 
 Work is incremental: each store event marks only what it affects (the Services selecting a changed pod, found
 through label indexes; the workload owning it; the pod itself), bursts coalesce into one pass on the loop, and a
@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping
 from tui.sim import admission
 from tui.sim.controllers.endpointslices import EndpointSliceController
 from tui.sim.controllers.index import ClusterIndex, controller_of, parent_of
+from tui.sim.controllers import loadbalancers
 from tui.sim.controllers.kubelet import Kubelet
 from tui.sim.controllers.workloads import Workloads
 from tui.sim.resources import BY_KIND, RESOURCES
@@ -287,7 +288,7 @@ class Controllers:
             for queue, fn in ((self._pods, self.kubelet.reconcile),
                               (self._deployments, self._reconcile_deployment),
                               (self._daemonsets, self._reconcile_daemonset),
-                              (self._services, self.slices.reconcile)):
+                              (self._services, self._reconcile_service)):
                 while queue:
                     ns, name = queue.pop()
                     fn(ns, name)
@@ -297,6 +298,10 @@ class Controllers:
                         return True
             if not worked and not self._events:
                 return False
+
+    def _reconcile_service(self, ns: str, name: str) -> None:
+        self.slices.reconcile(ns, name)
+        loadbalancers.reconcile(self.store, ns, name)
 
     def _reconcile_deployment(self, ns: str, name: str) -> None:
         self.workloads.reconcile_deployment(ns, name, self._names)

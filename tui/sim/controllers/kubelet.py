@@ -202,8 +202,8 @@ class Kubelet:
             self._schedule(pod)
             return
         node = self.store.get(NODE, None, spec["nodeName"])
-        if node is None:
-            return
+        if node is None or status.get("phase") in ("Succeeded", "Failed"):
+            return  # not one of the sim's nodes, or finished: nothing runs to report on
         if not status.get("startTime"):
             new = json_copy(dict(pod))
             if self.start(new):
