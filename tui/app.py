@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui import __version__
@@ -57,7 +58,8 @@ class SvcscopeApp(App[int]):
     COMMANDS = App.COMMANDS | {JumpProvider}
     COMMAND_PALETTE_DISPLAY = "^p"
     BINDINGS = [
-        Binding("colon", "command_line", "command", key_display=":"),
+        # priority: handled as the key arrives, so keys typed right behind it land in the line (see check_action)
+        Binding("colon", "command_line", "command", key_display=":", priority=True),
         Binding("slash", "filter", "filter", key_display="/"),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("ctrl+r", "refresh", "refresh"),
@@ -118,6 +120,11 @@ class SvcscopeApp(App[int]):
             self.notify(f"Unknown theme {self.options.theme!r} in the settings; using {self.theme}.",
                         severity="warning")
         self.list_namespaces()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "command_line" and isinstance(self.focused, (Input, TextArea)):
+            return False  # a ":" typed into a field (host:port, a filter) is just a character
+        return True
 
     def action_command_line(self) -> None:
         self.open_command_line("")

@@ -121,7 +121,13 @@ async def test_ns_completion_from_the_cluster(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.known_namespaces == ("default", "dev", "kube-system"), "namespaces")
-        await pilot.press("colon", *"ns ku", "tab")
+        await pilot.press("colon", *"ns ", "tab")
+        assert app.focused.value == "ns all"
+        await pilot.press("tab", "tab")  # tab again steps through the candidates: default, dev
+        assert app.focused.value == "ns dev"
+        await pilot.press("tab", "tab")
+        assert app.focused.value == "ns all"  # and wraps
+        await pilot.press("escape", "colon", *"ns ku", "tab")
         assert app.focused.value == "ns kube-system"
         await pilot.press("enter")
         await pilot.pause()
@@ -415,3 +421,31 @@ async def test_ctx_without_a_name_opens_a_picker(make_app):
         assert isinstance(app.screen, PickerScreen)
         await pilot.press("down", "enter")
         await wait_for(pilot, lambda: app.scope.context == "kind-admin", "the switch")
+
+
+async def test_typing_fast_after_the_colon_loses_nothing(make_app):
+    """tmux and fast typists deliver ":ipvs<enter>" in one burst: every key must land in the command line."""
+    from textual import events
+
+    messages: list = []
+    app = make_app()
+    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
+        for key, char in [("colon", ":"), ("i", "i"), ("p", "p"), ("v", "v"), ("s", "s"), ("enter", "\r")]:
+            event = events.Key(key, char)
+            event.set_sender(app)
+            app._driver.send_message(event)  # as the terminal driver delivers a burst: no waiting in between
+        await wait_for(pilot, lambda: "The IPVS pane is not built yet (issue 4)." in notes(messages), "the command")
+        assert not app.screen.query_one(CommandLine).is_open
+
+
+async def test_colon_inside_a_field_is_just_a_character(make_app):
+    from tui.screens.picker import PickerScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await run_command(pilot, "ns")
+        assert isinstance(app.screen, PickerScreen)
+        await pilot.press("a", "colon", "b")
+        assert app.screen.query_one("#filter").value == "a:b"
+        await pilot.press("colon", "x")  # in the command line itself too
+        assert app.screen.query_one("#filter").value == "a:b:x"

@@ -49,10 +49,22 @@ class JumpInput(Input):
         Binding("down", "history(1)", "next command", show=False, key_display="down"),
     ]
 
+    _cycle: list[str] = []
+
     def action_complete(self) -> None:
-        if self._suggestion:
-            self.value = self._suggestion
-            self.cursor_position = len(self.value)
+        """Complete to the first candidate; tab again steps through the others (kube-node-lease, kube-public, ...)."""
+        if self.value in self._cycle:
+            choices = self._cycle
+            choice = choices[(choices.index(self.value) + 1) % len(choices)]
+        else:
+            line = self.parent_line
+            choices = line.registry.completions(self.value, self.app)  # type: ignore[arg-type]
+            if not choices:
+                return
+            choice = choices[0]
+        self._cycle = choices
+        self.value = choice
+        self.cursor_position = len(choice)
 
     def action_close(self) -> None:
         self.parent_line.close()
@@ -99,6 +111,10 @@ class CommandLine(Horizontal):
         )
 
     @property
+    def registry(self) -> JumpRegistry:
+        return self._registry
+
+    @property
     def is_open(self) -> bool:
         return self.has_class("-open")
 
@@ -110,7 +126,9 @@ class CommandLine(Horizontal):
         field.value = text
         field.cursor_position = len(text)
         self._recall_at = len(self._history)
-        field.focus()
+        # Synchronously, not field.focus() (deferred with call_later): keys already queued behind the ":" (a fast
+        # typist, a tmux send-keys burst) must reach the line, not the screen.
+        self.screen.set_focus(field)
 
     def close(self) -> None:
         self.remove_class("-open")
