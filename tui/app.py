@@ -6,6 +6,14 @@ Worker failures are handled in one place (`on_worker_state_changed`) and reach t
 
 `create_app` is the one factory the CLI and the tests both use (posting's pattern): a connection, a clock (no
 wall-clock values in tests or snapshots), and options.
+
+What panes and screens use:
+    app.scope               reactive Scope(context, namespace, all_namespaces): watch it to (re)start caches
+    app.connection          the Connection for that scope (its api_client); replaced on `:ctx`
+    app.post_connection_state   a thread-safe StateSink to hand to tui.kube.cache.ListWatchCache(on_state=...)
+    app.refresh_signal      published on ctrl+r: subscribe to relist
+    app.clock, app.options  the injected clock (AGE columns) and AppOptions (read_only, demo)
+    tui.jump.JUMPS.register(JumpCommand(...))   replace a "not built yet" jump command with the real screen
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from textual import on, work
@@ -38,6 +47,7 @@ from tui.screens.main import MainScreen
 from tui.screens.picker import Choice, PickerScreen
 from tui.widgets.command_line import CommandLine
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # class-level default only; __init__ sets the real state
 ALL_WORDS = ("all", "*", "-A", "--all-namespaces")
 _NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LIST_TIMEOUT = (5.0, 30.0)
@@ -70,7 +80,7 @@ class SvcscopeApp(App[int]):
     ]
 
     scope: reactive[Scope] = reactive(Scope("", "default"), init=False)
-    connection_state: reactive[ConnectionState] = reactive(ConnectionState.connecting(utc_now()), init=False)
+    connection_state: reactive[ConnectionState] = reactive(ConnectionState.connecting(_EPOCH), init=False)
 
     def __init__(
         self,
