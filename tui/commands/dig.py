@@ -45,7 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from tui.cli import add_connection_args
 
     p = subparsers.add_parser(
-        "dig", help="query a Service's DNS names like dig, and check the answers against its EndpointSlices",
+        "dig", usage="%(prog)s NAME [TYPE] [@SERVER[:PORT]] [--check] [--short] [-n NS] [--pod-namespace NS] "
+                     "[--demo] [options]",
+        help="query a Service's DNS names like dig, and check the answers against its EndpointSlices",
         description="Query NAME like dig does and print dig's output. With --check, compare the answer with what "
                     "the Kubernetes DNS spec says for the Service's live EndpointSlices.",
         epilog="SERVER: @kube-dns (default), @coredns (each CoreDNS pod), @resolv.conf, or @ADDR[:PORT]. "
@@ -185,7 +187,8 @@ class Session:
                 self._api_error = str(exc)
         if self.api is None and required:
             error = (self._api_error or "there is no cluster").rstrip(".")
-            raise DigError(f"{why} needs the cluster, but: {error[0].lower()}{error[1:]}", EXIT_CLUSTER)
+            hint = "" if self.args.check else "; or name a server with @ADDR[:PORT]"
+            raise DigError(f"{why} needs the cluster, but: {error[0].lower()}{error[1:]}{hint}", EXIT_CLUSTER)
         return self.api
 
     def read(self, verb: str, resource: str, namespace: str | None, fn: Any) -> Any:
@@ -203,7 +206,7 @@ class Session:
     def cluster_dns(self) -> Any:
         from tui.dns.servers import read_cluster_dns
 
-        api = self.client(True, "finding the cluster DNS (@kube-dns, @coredns)")
+        api = self.client(True, "finding the cluster DNS (@kube-dns, the default, or @coredns)")
         return self.read("list", "services and pods", "kube-system", lambda: read_cluster_dns(api))
 
     def zone(self) -> Any:
