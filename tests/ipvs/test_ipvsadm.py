@@ -77,7 +77,8 @@ def test_listing_lines():
 
 def test_stats_listing_with_wide_numbers():
     big = Stats(123456789012, 5, 6, 2 ** 40, 7)
-    t = table(VirtualServer("TCP", "10.96.0.1", 443, stats=big, real_servers=(RealServer("10.0.0.1", 6443, stats=big),)),
+    t = table(VirtualServer("TCP", "10.96.0.1", 443, stats=big,
+                            real_servers=(RealServer("10.0.0.1", 6443, stats=big),)),
               VirtualServer("", "", 0, fwmark=42, stats=Stats()))
     assert ipvsadm.render(t, stats=True) == (
         "IP Virtual Server version 1.2.1 (size=4096)\n"

@@ -45,6 +45,11 @@ def eps(service: str, endpoints: list, ns: str = "dev", ports: list | None = Non
             "ports": ports or [{"name": "http", "port": 8080, "protocol": "TCP"}]}
 
 
+def endpoints(table: IPVSTable) -> list[str]:
+    """Virtual servers in ipvsadm's order (the emulator, like the kernel, keeps no order)."""
+    return [vs.endpoint for vs in ipvsadm.sort_services(table.virtual_servers)]
+
+
 def listing(table: IPVSTable) -> list[str]:
     return ipvsadm.render(table).splitlines()[3:]
 
@@ -67,7 +72,7 @@ def test_clusterip_service_gets_one_virtual_server_with_its_ready_endpoints():
 def test_nodeport_on_every_internal_ip_of_the_node_per_family():
     t = run([svc("np", type_="NodePort", ports=[{"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080}])],
             [eps("np", [ep("10.244.1.5")])])
-    assert [vs.endpoint for vs in t.virtual_servers] == ["TCP 192.168.10.11:30080", "TCP 10.96.0.20:80"]
+    assert endpoints(t) == ["TCP 192.168.10.11:30080", "TCP 10.96.0.20:80"]
     t2 = run([svc("np", type_="NodePort", clusterIPs=["10.96.0.20", "fd00:96::20"],
                   ports=[{"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080}])],
              [eps("np", [ep("10.244.1.5")]), eps("np", [ep("fd00:244::5")], name="np-v6", address_type="IPv6")])
@@ -88,7 +93,7 @@ def test_external_ips_and_load_balancer_ingress():
 def test_client_ip_affinity_is_persistence_with_the_timeout():
     t = run([svc("a", sessionAffinity="ClientIP", sessionAffinityConfig={"clientIP": {"timeoutSeconds": 600}}),
              svc("b", cluster_ip="10.96.0.21", sessionAffinity="ClientIP")], [])
-    assert [(vs.address, vs.flags, vs.timeout) for vs in t.virtual_servers] == [
+    assert [(vs.address, vs.flags, vs.timeout) for vs in ipvsadm.sort_services(t.virtual_servers)] == [
         ("10.96.0.20", F_HASHED | F_PERSISTENT, 600), ("10.96.0.21", F_HASHED | F_PERSISTENT, 10800)]
     assert listing(t) == ["TCP  10.96.0.20:80 rr persistent 600", "TCP  10.96.0.21:80 rr persistent 10800"]
 
@@ -276,4 +281,27 @@ def test_emulator_runs_as_a_sim_component():
             assert time.monotonic() < deadline, emu.table
             time.sleep(0.02)
         assert emu.node == "node2"
-        assert [vs.endpoint for vs in emu.table.virtual_servers] == ["TCP 192.168.10.12:30080", "TCP 10.96.0.20:80"]
+        assert endpoints(emu.table) == ["TCP 192.168.10.12:30080", "TCP 10.96.0.20:80"]
+
+
+def test_cache_recomputes_only_changed_services():
+    from tui.sim.kubeproxy import EmulationCache
+
+    def versioned(obj: dict, rv: str) -> dict:
+        obj["metadata"]["resourceVersion"] = rv
+        return obj
+
+    cache = EmulationCache()
+    services = [versioned(svc("a"), "1"), versioned(svc("b", cluster_ip="10.96.0.21"), "2")]
+    slices = [versioned(eps("a", [ep("10.244.1.5")]), "3"), versioned(eps("b", [ep("10.244.1.6")]), "4")]
+    first = {vs.address: vs for vs in run_cached(services, slices, cache).virtual_servers}
+    slices[1] = versioned(eps("b", [ep("10.244.1.6"), ep("10.244.1.7")]), "5")
+    second = {vs.address: vs for vs in run_cached(services, slices, cache).virtual_servers}
+    assert second["10.96.0.20"] is first["10.96.0.20"]  # untouched: reused, not rebuilt
+    assert [rs.address for rs in second["10.96.0.21"].real_servers] == ["10.244.1.6", "10.244.1.7"]
+    third = run_cached(services[:1], slices, cache)
+    assert [vs.address for vs in third.virtual_servers] == ["10.96.0.20"] and len(cache.results) == 1
+
+
+def run_cached(services, slices, cache):
+    return emulate(services, slices, [NODE1, NODE2], "node1", cache=cache)

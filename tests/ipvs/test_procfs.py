@@ -86,7 +86,7 @@ def test_ipv6_fwmark_without_persistence_takes_its_family_from_the_real_servers(
 def test_bad_lines_are_named(line, why):
     header = ("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n"
               "  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n")
-    first = "" if line.startswith("TCP") or line.startswith("FWM") or line.startswith("tcp") else "TCP  0A600001:01BB rr\n"
+    first = "" if line.startswith(("TCP", "FWM", "tcp")) else "TCP  0A600001:01BB rr\n"
     with pytest.raises(ProcParseError) as e:
         parse_ip_vs(header + first + line + "\n", 250)
     assert "line" in str(e.value) and why in str(e.value)

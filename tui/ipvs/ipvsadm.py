@@ -206,7 +206,8 @@ def render(table: IPVSTable, *, stats: bool = False, exact: bool = True) -> str:
                                    "--stats view of it: read it over netlink (as root or with CAP_NET_ADMIN)")
             out.append("%-33s" % _svc_name(vs) + _stats_cells(vs.stats, exact) + "\n")
             for rs in dests:
-                out.append("  -> %-28s" % _dest_name(rs) + _stats_cells(rs.stats, exact) + "\n")  # type: ignore[arg-type]
+                assert rs.stats is not None
+                out.append("  -> %-28s" % _dest_name(rs) + _stats_cells(rs.stats, exact) + "\n")
             continue
         out.append(_service_line(vs) + "\n")
         for rs in dests:

@@ -35,11 +35,11 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
-from tui.ipvs.ipvsadm import sort_dests, sort_services
+from tui.ipvs.ipvsadm import sort_dests
 from tui.ipvs.model import (
     AF_INET, AF_INET6, F_HASHED, F_PERSISTENT, F_SCHED2, ZERO_STATS, IPVSTable, RealServer, VirtualServer, utc_now,
 )
-from tui.kube.models import SERVICE_PROXY_NAME_LABEL, ServiceView, SliceView
+from tui.kube.models import SERVICE_NAME_LABEL, SERVICE_PROXY_NAME_LABEL, ServiceView, SliceView
 
 HEADLESS_LABEL = "service.kubernetes.io/headless"
 DEFAULT_AFFINITY_TIMEOUT = 10800
@@ -88,19 +88,39 @@ class _Endpoint:
     local: bool
 
 
-def _service_view(s: ServiceView | Obj) -> ServiceView:
-    return s if isinstance(s, ServiceView) else ServiceView.from_api(s)
+class EmulationCache:
+    """What a live emulator keeps between recomputations, so that one changed Service costs one Service: views
+    of unchanged objects (by resourceVersion) and each Service's virtual servers (by the versions they came from)."""
+
+    def __init__(self) -> None:
+        self.views: dict[tuple, tuple[str, Any]] = {}
+        self.results: dict[tuple[str, str], tuple[tuple, list[VirtualServer]]] = {}
 
 
-def _slice_view(s: SliceView | Obj) -> SliceView:
-    return s if isinstance(s, SliceView) else SliceView.from_api(s)
+def _view(obj: Any, cls: type, cache: EmulationCache | None) -> Any:
+    if isinstance(obj, cls):
+        return obj
+    meta = obj.get("metadata") or {}
+    rv = meta.get("resourceVersion")
+    if cache is None or not rv:
+        return cls.from_api(obj)
+    key = (cls.__name__, meta.get("namespace", ""), meta.get("name", ""))
+    hit = cache.views.get(key)
+    if hit is not None and hit[0] == rv:
+        return hit[1]
+    view = cls.from_api(obj)
+    cache.views[key] = (rv, view)
+    return view
 
 
 def _family(address: str) -> int | None:
-    try:
-        return AF_INET6 if ipaddress.ip_address(address).version == 6 else AF_INET
-    except ValueError:
-        return None
+    for af in (AF_INET, AF_INET6):
+        try:
+            socket.inet_pton(af, address)
+            return af
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def _canonical(af: int, address: str) -> str:
@@ -122,20 +142,34 @@ def node_ips(nodes: Iterable[Obj], node_name: str, cidrs: tuple[str, ...] = ()) 
     return out
 
 
-def _endpoints_by_port(slices: Iterable[SliceView], node_name: str) -> dict[tuple[str, str, str, str, int], list]:
-    """(namespace, service, port name, protocol, family) -> endpoints, deduplicated by IP:port as kube-proxy does."""
-    out: dict[tuple[str, str, str, str, int], dict[tuple[str, int], _Endpoint]] = {}
+def _slice_labels(sl: Any) -> Mapping[str, str]:
+    raw = sl.raw if isinstance(sl, SliceView) else sl
+    return ((raw.get("metadata") or {}).get("labels") or {}) if isinstance(raw, Mapping) else {}
+
+
+def _slice_owner(sl: Any) -> tuple[str, str] | None:
+    """(namespace, Service) a slice belongs to, or None when kube-proxy ignores it."""
+    labels = _slice_labels(sl)
+    if SERVICE_PROXY_NAME_LABEL in labels or HEADLESS_LABEL in labels:
+        return None
+    service = labels.get(SERVICE_NAME_LABEL)
+    if not service:
+        return None
+    ns = sl.namespace if isinstance(sl, SliceView) else (sl.get("metadata") or {}).get("namespace", "")
+    return ns, service
+
+
+def _endpoints_by_port(slices: Iterable[SliceView], node_name: str) -> dict[tuple[str, str, int], list[_Endpoint]]:
+    """One Service's slices -> {(port name, protocol, family): endpoints}, deduplicated by IP:port as kube-proxy."""
+    out: dict[tuple[str, str, int], dict[tuple[str, int], _Endpoint]] = {}
     for sl in slices:
-        labels = ((sl.raw.get("metadata") or {}).get("labels") or {}) if isinstance(sl.raw, Mapping) else {}
-        if not sl.service or SERVICE_PROXY_NAME_LABEL in labels or HEADLESS_LABEL in labels:
-            continue
         af = {"IPv4": AF_INET, "IPv6": AF_INET6}.get(sl.address_type)
         if af is None:
             continue
         for p in sl.ports:
             if p.port is None:
                 continue
-            bucket = out.setdefault((sl.namespace, sl.service, p.name, p.protocol or "TCP", af), {})
+            bucket = out.setdefault((p.name, p.protocol or "TCP", af), {})
             for ep in sl.endpoints:
                 if not ep.addresses or _family(ep.addresses[0]) != af:
                     continue
@@ -175,51 +209,94 @@ def _real_servers(cluster: list[_Endpoint], local: list[_Endpoint], only_local: 
 
 
 def _rs(e: _Endpoint, af: int, weight: int) -> RealServer:
-    return RealServer(e.address, e.port, af, "Masq", weight, 0, 0, 0, 0, 0, ZERO_STATS)
+    # tunnel type/port/flags 0: what the kernel reports for a real server that is not tunnelled
+    return RealServer(e.address, e.port, af, "Masq", weight, 0, 0, 0, 0, 0, ZERO_STATS, 0, 0, 0)
+
+
+def _service_virtual_servers(svc: ServiceView, slices: list[SliceView], ips: list[str], node_name: str,
+                             scheduler: str, knobs: Knobs) -> list[VirtualServer]:
+    """The virtual servers kube-proxy programs for one Service on this node."""
+    out: list[VirtualServer] = []
+    if not svc.proxied:
+        return out
+    by_port = _endpoints_by_port(slices, node_name)
+    families = {f for f in (_family(ip) for ip in svc.cluster_ips) if f is not None}
+    flags = F_HASHED | (F_SCHED2 if scheduler == "mh" else 0)
+    timeout = 0
+    if svc.session_affinity == "ClientIP":
+        flags |= F_PERSISTENT
+        timeout = svc.affinity_timeout or DEFAULT_AFFINITY_TIMEOUT
+    lb_ips = [ip for ip in svc.lb_ingress if _family(ip) is not None]
+    accessible = svc.type in ("NodePort", "LoadBalancer") or bool(svc.external_ips)
+    etp_local = accessible and svc.external_traffic_policy == "Local"
+    itp_local = svc.internal_traffic_policy == "Local"
+    uses_cluster = not itp_local or (accessible and not etp_local)
+    uses_local = itp_local or etp_local
+    for port in svc.ports:
+        if port.protocol not in ("TCP", "UDP", "SCTP"):
+            continue
+        for af in sorted(families):
+            eps = by_port.get((port.name, port.protocol, af), [])
+            cluster, local = _categorize(eps, uses_cluster, uses_local)
+            internal = _real_servers(cluster, local, itp_local, eps, port.protocol, af, knobs)
+            external = _real_servers(cluster, local, etp_local, eps, port.protocol, af, knobs)
+            addresses = [(ip, port.port, internal) for ip in svc.cluster_ips if _family(ip) == af]
+            addresses += [(ip, port.port, external) for ip in list(svc.external_ips) + lb_ips if _family(ip) == af]
+            if port.node_port:
+                addresses += [(ip, port.node_port, external) for ip in ips if _family(ip) == af]
+            for ip, vport, servers in addresses:
+                out.append(VirtualServer(port.protocol, _canonical(af, ip), vport, af, 0, scheduler, flags, timeout,
+                                         0xFFFFFFFF if af == AF_INET else 128, "", ZERO_STATS, servers))
+    return out
+
+
+def _ident(obj: Any) -> tuple[str, str]:
+    """(name, resourceVersion) of an API dict or a view; a view without a version is identified by itself."""
+    if isinstance(obj, SliceView):
+        return obj.name, str((obj.raw.get("metadata") or {}).get("resourceVersion") or id(obj))
+    if isinstance(obj, ServiceView):
+        return obj.name, obj.resource_version or str(id(obj))
+    meta = obj.get("metadata") or {}
+    return meta.get("name", ""), str(meta.get("resourceVersion") or id(obj))
 
 
 def emulate(services: Iterable[ServiceView | Obj], slices: Iterable[SliceView | Obj], nodes: Iterable[Obj],
             node_name: str, config: EmulatorConfig = EmulatorConfig(), knobs: Knobs = Knobs(),
-            clock: Callable = utc_now) -> IPVSTable:
-    """The IPVS table kube-proxy's ipvs proxier programs on `node_name` for this state of the cluster."""
-    nodes = list(nodes)
-    ips = node_ips(nodes, node_name, config.node_port_addresses)
-    by_port = _endpoints_by_port((_slice_view(s) for s in slices), node_name)
+            clock: Callable = utc_now, cache: EmulationCache | None = None) -> IPVSTable:
+    """The IPVS table kube-proxy's ipvs proxier programs on `node_name` for this state of the cluster.
+
+    Virtual servers come in no particular order (as the kernel's own); ipvsadm.sort_services orders them. With a
+    `cache`, only Services whose objects changed since the last call are computed again."""
+    ips = node_ips(list(nodes), node_name, config.node_port_addresses)
     scheduler = config.effective_scheduler
+    by_service: dict[tuple[str, str], list[Any]] = {}
+    for sl in slices:
+        owner = _slice_owner(sl)
+        if owner is not None:
+            by_service.setdefault(owner, []).append(sl)
     table: dict[tuple, VirtualServer] = {}
-    for svc in (_service_view(s) for s in services):
-        if not svc.proxied or config.mode != "ipvs":
-            continue
-        families = {f for f in (_family(ip) for ip in svc.cluster_ips) if f is not None}
-        flags = F_HASHED | (F_SCHED2 if scheduler == "mh" else 0)
-        timeout = 0
-        if svc.session_affinity == "ClientIP":
-            flags |= F_PERSISTENT
-            timeout = svc.affinity_timeout or DEFAULT_AFFINITY_TIMEOUT
-        lb_ips = [ip for ip in svc.lb_ingress if _family(ip) is not None]
-        accessible = svc.type in ("NodePort", "LoadBalancer") or bool(svc.external_ips)
-        etp_local = accessible and svc.external_traffic_policy == "Local"
-        itp_local = svc.internal_traffic_policy == "Local"
-        uses_cluster = not itp_local or (accessible and not etp_local)
-        uses_local = itp_local or etp_local
-        for port in svc.ports:
-            if port.protocol not in ("TCP", "UDP", "SCTP"):
-                continue
-            for af in sorted(families):
-                eps = by_port.get((svc.namespace, svc.name, port.name, port.protocol, af), [])
-                cluster, local = _categorize(eps, uses_cluster, uses_local)
-                internal = _real_servers(cluster, local, itp_local, eps, port.protocol, af, knobs)
-                external = _real_servers(cluster, local, etp_local, eps, port.protocol, af, knobs)
-                addresses = [(ip, port.port, internal) for ip in svc.cluster_ips if _family(ip) == af]
-                addresses += [(ip, port.port, external) for ip in list(svc.external_ips) + lb_ips
-                              if _family(ip) == af]
-                if port.node_port:
-                    addresses += [(ip, port.node_port, external) for ip in ips if _family(ip) == af]
-                for ip, vport, servers in addresses:
-                    vs = VirtualServer(port.protocol, _canonical(af, ip), vport, af, 0, scheduler, flags, timeout,
-                                       0xFFFFFFFF if af == AF_INET else 128, "", ZERO_STATS, servers)
-                    table.setdefault(vs.key, vs)  # the first Service to claim an address:port keeps it
-    return IPVSTable(tuple(sort_services(list(table.values()))), "emulated", read_at=clock(), lacks=EMULATED_LACKS,
+    if config.mode == "ipvs":
+        setting = (tuple(ips), node_name, scheduler, knobs)
+        seen: set[tuple[str, str]] = set()
+        for raw in services:
+            svc = _view(raw, ServiceView, cache)
+            mine = by_service.get(svc.key, [])
+            fingerprint = (_ident(raw), tuple(sorted(_ident(s) for s in mine)), setting)
+            hit = cache.results.get(svc.key) if cache is not None else None
+            if hit is not None and hit[0] == fingerprint:
+                vss = hit[1]
+            else:
+                vss = _service_virtual_servers(svc, [_view(s, SliceView, cache) for s in mine], ips, node_name,
+                                               scheduler, knobs)
+                if cache is not None:
+                    cache.results[svc.key] = (fingerprint, vss)
+            seen.add(svc.key)
+            for vs in vss:
+                table.setdefault(vs.key, vs)  # the first Service to claim an address:port keeps it
+        if cache is not None:
+            for gone in set(cache.results) - seen:
+                del cache.results[gone]
+    return IPVSTable(tuple(table.values()), "emulated", read_at=clock(), lacks=EMULATED_LACKS,
                      note=f"simulated: the table kube-proxy's ipvs proxier would program on node {node_name}")
 
 
@@ -250,6 +327,7 @@ class KubeProxyEmulator:
         self._lock = threading.Lock()
         self._table = IPVSTable((), "emulated", read_at=clock(), lacks=EMULATED_LACKS)
         self._last_ipvs: IPVSTable | None = None  # what the node's kube-proxy last programmed in ipvs mode
+        self._cache = EmulationCache()
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -348,7 +426,7 @@ class KubeProxyEmulator:
             new = replace(self._last_ipvs or previous, read_at=self._clock(),
                           note=f"simulated: kube-proxy is not running on node {node}; the rules stay as they were")
         elif config.mode == "ipvs":
-            new = emulate(services, slices, nodes, node, config, self.knobs, self._clock)
+            new = emulate(services, slices, nodes, node, config, self.knobs, self._clock, self._cache)
             if self.knobs.keep_stale and self._last_ipvs is not None:
                 new = _keep_stale(self._last_ipvs, new)
             self._last_ipvs = new

@@ -17,7 +17,7 @@ K=$(ls "$KVM_DIR/full/lib/modules" | head -1)
 timeout "${KVM_TIMEOUT:-300}" qemu-system-x86_64 -cpu max -m "${KVM_MEM:-2048}" -smp 2 -nographic -no-reboot \
   -kernel "$KVM_DIR/full/boot/vmlinuz-$K" -initrd "$KVM_DIR/initramfs.gz" \
   -append "console=ttyS0 quiet panic=-1 edd=off" \
-  -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on \
+  -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$OUT,mount_tag=out,security_model=none" \
   -nic none > "$OUT/console.log" 2>&1
 qrc=$?
