@@ -14,7 +14,8 @@ from pyroute2.netlink.generic.ipvs import ipvsmsg
 from pyroute2.netlink.marshal import Marshal
 
 from tui.ipvs import ipvsadm
-from tui.ipvs import netlink as nl
+from tui.ipvs import nlattrs as nl
+from tui.ipvs.netlink import RawReply
 from tui.ipvs.model import AF_INET, AF_INET6, IPVSTable, Stats
 
 FAMILY = 0x1D
@@ -48,7 +49,7 @@ def encode(cmd: int, nest: str, attrs: list, seq: int = 1) -> bytes:
 def received(data: bytes) -> list[bytes]:
     """What the reader gets from pyroute2: Marshal with our raw message class for the IPVS family."""
     m = Marshal()
-    m.msg_map[FAMILY] = nl._RawReply
+    m.msg_map[FAMILY] = RawReply
     return [msg.raw for msg in m.parse(data)]
 
 
@@ -57,10 +58,10 @@ def decode_both(kind: str, raw: bytes, af: int = AF_INET):
     s, e = nl.nested_payload(raw, 0, len(raw), attr)
     if kind == "service":
         generic = nl.parse_service(raw, s, e)
-        fast = nl.decode_service(nl._service_decoder(), raw, s, e, {}, {})
+        fast = nl.decode_service(nl.service_decoder(), raw, s, e, {}, {})
     else:
         generic = nl.parse_dest(raw, s, e, af)
-        fast = nl.decode_dest(nl._dest_decoder(), raw, s, e, af, {}, {})
+        fast = nl.decode_dest(nl.dest_decoder(), raw, s, e, af, {}, {})
     assert fast == generic
     return generic
 
@@ -189,7 +190,7 @@ def test_dest_without_family_takes_the_services():
 
 def test_a_different_shape_after_the_first_is_not_misread():
     """The fast decoder learns a layout from the first nest; a later nest of another shape gets its own."""
-    dec = nl._dest_decoder()
+    dec = nl.dest_decoder()
     first, = received(encode(8, "IPVS_CMD_ATTR_DEST", dest_attrs(address="10.0.0.1", weight=1)))
     other, = received(encode(8, "IPVS_CMD_ATTR_DEST", dest_attrs(address="10.0.0.2", weight=7, tun=True)))
     same_size, = received(encode(8, "IPVS_CMD_ATTR_DEST", dest_attrs(af=AF_INET6, address="fd00::9", weight=3)))
@@ -209,11 +210,11 @@ def test_truncated_attribute_is_a_parse_error():
     with pytest.raises(nl.NetlinkParseError):
         nl.parse_dest(bytes(broken), s, e, AF_INET)
     with pytest.raises(nl.NetlinkParseError):
-        nl.decode_dest(nl._dest_decoder(), bytes(broken), s, e, AF_INET, {}, {})
+        nl.decode_dest(nl.dest_decoder(), bytes(broken), s, e, AF_INET, {}, {})
 
 
 def kernel_table(kernel_netlink: dict, fast: bool) -> IPVSTable:
-    sdec, ddec, cache, addrs = nl._service_decoder(), nl._dest_decoder(), {}, {}
+    sdec, ddec, cache, addrs = nl.service_decoder(), nl.dest_decoder(), {}, {}
     services = []
     for svc_hex, dest_hexes in zip(kernel_netlink["services"], kernel_netlink["dests"]):
         raw = bytes.fromhex(svc_hex)
@@ -243,5 +244,5 @@ def test_kernel_replies_decode_the_same_both_ways(kernel_netlink):
 
 def test_kernel_info_reply(kernel_netlink):
     raw = bytes.fromhex(kernel_netlink["info"][0])
-    a = nl.attr_map(raw, nl._MSG_HDR_LEN, len(raw))
-    assert nl._uint(raw, a[nl.INFO_VERSION]) == 0x010201 and nl._uint(raw, a[nl.INFO_CONN_TAB_SIZE]) == 4096
+    a = nl.attr_map(raw, nl.MSG_HDR_LEN, len(raw))
+    assert nl.uint_attr(raw, a[nl.INFO_VERSION]) == 0x010201 and nl.uint_attr(raw, a[nl.INFO_CONN_TAB_SIZE]) == 4096

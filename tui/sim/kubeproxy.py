@@ -529,14 +529,14 @@ async def program(table: IPVSTable, flush: bool = True) -> None:
     """Make this kernel's IPVS table `table` through pyroute2's AsyncIPVS (needs root and ip_vs + schedulers)."""
     from pyroute2 import AsyncIPVS, IPVSDest, IPVSService
 
-    from tui.ipvs.netlink import _RawRequest  # a bare genl request: pyroute2's AsyncIPVS has no flush
+    from tui.ipvs.netlink import RawRequest  # a bare genl request: pyroute2's AsyncIPVS has no flush
 
     proto = {"TCP": socket.IPPROTO_TCP, "UDP": socket.IPPROTO_UDP, "SCTP": 132}
     ipvs = AsyncIPVS()
     try:
         await ipvs.setup_endpoint()
         if flush:
-            req = await ipvs.nlm_request(_RawRequest(bytes((17, 1, 0, 0))), msg_type=ipvs.prid, msg_flags=5)
+            req = await ipvs.nlm_request(RawRequest(bytes((17, 1, 0, 0))), msg_type=ipvs.prid, msg_flags=5)
             [m async for m in req]
         for vs in table.virtual_servers:
             # IPv6: the kernel keeps the prefix length as a host-order number in the __be32 netmask field
