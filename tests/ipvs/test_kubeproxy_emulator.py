@@ -305,3 +305,27 @@ def test_cache_recomputes_only_changed_services():
 
 def run_cached(services, slices, cache):
     return emulate(services, slices, [NODE1, NODE2], "node1", cache=cache)
+
+
+def test_cli_demo_prints_the_emulated_table_of_the_tutorial_cluster():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tui", "ipvs", "--once", "--demo", *args], cwd=root,
+                              capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(root)), timeout=120)
+
+    node1, node2 = cli("-o", "ipvsadm"), cli("-o", "ipvsadm", "--node", "node2")
+    assert node1.returncode == 0 and node2.returncode == 0, node1.stderr + node2.stderr
+    lines = node1.stdout.splitlines()
+    assert lines[:3] == ["IP Virtual Server version 1.2.1 (size=4096)", "Prot LocalAddress:Port Scheduler Flags",
+                         "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn"]
+    assert "TCP  10.96.0.1:443 rr" in lines and "  -> 192.168.10.11:6443" in node1.stdout
+    assert "UDP  10.96.0.10:53 rr" in lines  # kube-dns
+    nodeport = [line for line in lines if line.startswith("TCP  192.168.10.11:")]
+    assert len(nodeport) == 1 and "TCP  192.168.10.12:" in node2.stdout and "192.168.10.11:3" not in node2.stdout
+    assert "simulated" in node1.stderr and "node1" in node1.stderr and "node2" in node2.stderr
