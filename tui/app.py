@@ -91,9 +91,16 @@ class SvcscopeApp(App[int]):
         state: StateStore | None = None,
         registry: JumpRegistry = JUMPS,
     ) -> None:
-        if options.no_color:
-            os.environ["NO_COLOR"] = "1"  # Textual reads it (and removes it) while constructing the app
-        super().__init__()
+        # Textual decides on colour from NO_COLOR while constructing the app: set it for that moment only, so the
+        # setting neither leaks into this process's environment nor into child processes.
+        added = options.no_color and "NO_COLOR" not in os.environ
+        if added:
+            os.environ["NO_COLOR"] = "1"
+        try:
+            super().__init__()
+        finally:
+            if added:
+                del os.environ["NO_COLOR"]
         self.connection = connection
         self.clock = clock
         self.options = options

@@ -358,6 +358,9 @@ async def test_no_color_setting(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.no_color
+    assert "NO_COLOR" not in __import__("os").environ  # the setting does not leak into the environment
+    later = make_app()
+    assert not later.no_color
 
 
 async def test_ctx_to_an_unreachable_cluster_keeps_the_current_one(tmp_path, kubeconfig_path, xdg):
