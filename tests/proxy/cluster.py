@@ -1,16 +1,19 @@
 """A kubeadm-style kube-proxy in a simulated cluster, created through the real client over HTTP.
 
 What kubeadm leaves behind: the ConfigMap kube-system/kube-proxy (config.conf + kubeconfig.conf), the DaemonSet
-kube-proxy, the nodes. `seed` creates them; kube-proxy pods come from the sim's DaemonSet controller.
+kube-proxy, the nodes. `seed` creates them; kube-proxy pods come from the sim's DaemonSet controller and kubelet.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from kubernetes import client as k8s
 
+from tests.conftest import wait_for
 from tests.proxy.kubeadm_config import with_mode
+from tui.kube.models import PodView
 from tui.sim.kubeproxy_pods import MODULES_ANNOTATION
 
 KUBECONFIG_CONF = """\
@@ -86,3 +89,23 @@ def seed(api: k8s.ApiClient, mode: str, nodes: dict[str, str | None] | None = No
         "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": {"app": "kube-proxy"}},
         "data": {"config.conf": with_mode(mode), "kubeconfig.conf": KUBECONFIG_CONF}})
     apps.create_namespaced_daemon_set("kube-system", DAEMONSET)
+
+
+def kube_proxy_pods(api: k8s.ApiClient) -> list[PodView]:
+    raw = k8s.CoreV1Api(api).list_namespaced_pod("kube-system", label_selector="k8s-app=kube-proxy",
+                                                  _preload_content=False)
+    return [PodView.from_api(p) for p in json.loads(raw.data)["items"]]
+
+
+def settled(api: k8s.ApiClient, n: int, ready: int | None = None) -> dict[str, PodView]:
+    """Wait until there is exactly one kube-proxy pod per node (none terminating), `ready` of them Ready (default:
+    all); returns node -> pod."""
+    want = n if ready is None else ready
+
+    def check() -> dict[str, PodView] | None:
+        pods = kube_proxy_pods(api)
+        live = [p for p in pods if not p.deleting]
+        if len(pods) == n and len(live) == n and sum(p.ready for p in live) == want:
+            return {p.node_name: p for p in live}
+        return None
+    return wait_for(check, timeout=90, message=f"{n} kube-proxy pods, {want} Ready")

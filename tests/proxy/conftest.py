@@ -10,4 +10,5 @@ from tui.sim.kubeproxy_pods import KubeProxyPods, ensure_kube_proxy
 
 @pytest.fixture
 def kp(sim: SimCluster) -> KubeProxyPods:
-    return ensure_kube_proxy(sim, crash_interval=0.2)
+    sim.controllers.CRASH_TICK_SECONDS = 0.3  # crash-looping kube-proxies restart quickly (the kubelet's back-off)
+    return ensure_kube_proxy(sim)

@@ -10,8 +10,7 @@ from pathlib import Path
 from kubernetes import client as k8s
 
 from tests.conftest import wait_for
-from tests.proxy.cluster import IPVS_MODULES, NO_IPVS_MODULES, seed
-from tests.proxy.test_sim_kubeproxy import pod, start_pod
+from tests.proxy.cluster import IPVS_MODULES, NO_IPVS_MODULES, kube_proxy_pods, seed, settled
 from tui.sim.cluster import SimCluster
 from tui.sim.kubeproxy_pods import KubeProxyPods
 
@@ -29,12 +28,10 @@ def svcscope(*args: str, timeout: float = 120, env_extra: dict[str, str] | None 
 def test_status_shows_configured_and_running_per_node(sim: SimCluster, sim_kubeconfig: Path,
                                                       kp: KubeProxyPods) -> None:
     api = sim.api_client()
-    core = k8s.CoreV1Api(api)
     seed(api, "ipvs", {"node1": IPVS_MODULES, "node2": NO_IPVS_MODULES})
-    start_pod(core, "kube-proxy-n1", "node1")
-    start_pod(core, "kube-proxy-n2", "node2")
-    wait_for(lambda: pod(core, "kube-proxy-n1").ready and pod(core, "kube-proxy-n2").crash_looping,
-             message="node1 Ready, node2 crash looping")
+    pods = settled(api, 2, ready=1)
+    wait_for(lambda: next(p for p in kube_proxy_pods(api) if p.node_name == "node2").crash_looping,
+             timeout=60, message="node2 crash looping")
     res = svcscope("--kubeconfig", str(sim_kubeconfig), "--node", "node1",
                    "--metrics-address", kp.addresses()["node1"])
     assert res.returncode == 8, res.stderr  # a pod is not Ready
@@ -42,8 +39,8 @@ def test_status_shows_configured_and_running_per_node(sim: SimCluster, sim_kubec
     assert lines[1].startswith("configured: mode ipvs; ipvs scheduler rr, strictARP false, syncPeriod 30s")
     assert "excludeCIDRs 10.103.0.0/16; metrics 127.0.0.1:10249" in lines[1]
     assert lines[2].split() == ["NODE", "POD", "STATUS", "RESTARTS", "RUNNING"]
-    assert lines[3].split() == ["node1", "kube-proxy-n1", "Running", "0", "ipvs/rr"]
-    assert lines[4].split()[:3] == ["node2", "kube-proxy-n2", "CrashLoopBackOff"]
+    assert lines[3].split() == ["node1", pods["node1"].name, "Running", "0", "ipvs/rr"]
+    assert lines[4].split()[:3] == ["node2", pods["node2"].name, "CrashLoopBackOff"]
 
     js = svcscope("--kubeconfig", str(sim_kubeconfig), "--node", "node1",
                   "--metrics-address", kp.addresses()["node1"], "-o", "json")
@@ -57,8 +54,7 @@ def test_status_flags_a_node_running_another_mode(sim: SimCluster, sim_kubeconfi
     api = sim.api_client()
     core = k8s.CoreV1Api(api)
     seed(api, "iptables", {"node1": IPVS_MODULES})
-    start_pod(core, "kube-proxy-n1", "node1")
-    wait_for(lambda: pod(core, "kube-proxy-n1").ready, message="Ready")
+    settled(api, 1)
     cm = core.read_namespaced_config_map("kube-proxy", "kube-system")  # edited by hand, pods not restarted
     cm.data["config.conf"] = cm.data["config.conf"].replace("mode: iptables", "mode: nftables")
     core.replace_namespaced_config_map("kube-proxy", "kube-system", cm)
@@ -67,6 +63,17 @@ def test_status_flags_a_node_running_another_mode(sim: SimCluster, sim_kubeconfi
     assert res.returncode == 8
     row = next(ln for ln in res.stdout.splitlines() if ln.startswith("node1"))
     assert row.split()[4] == "iptables" and row.endswith("! differs from configured nftables")
+
+
+def test_status_is_0_when_configured_and_running_agree(sim: SimCluster, sim_kubeconfig: Path,
+                                                       kp: KubeProxyPods) -> None:
+    api = sim.api_client()
+    seed(api, "nftables", {"node1": IPVS_MODULES, "node2": IPVS_MODULES})
+    settled(api, 2)
+    res = svcscope("--kubeconfig", str(sim_kubeconfig), "--node", "node1",
+                   "--metrics-address", kp.addresses()["node1"])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert [ln.split()[4] for ln in res.stdout.splitlines()[3:5]] == ["nftables", "?"]  # node2 is not this node
 
 
 def test_read_only_blocks_the_switch_with_the_reason(sim: SimCluster, sim_kubeconfig: Path) -> None:
