@@ -90,6 +90,7 @@ class SvcscopeApp(App[int]):
         options: AppOptions = AppOptions(),
         state: StateStore | None = None,
         registry: JumpRegistry = JUMPS,
+        dns_address_map: dict[str, tuple[str, int]] | None = None,
     ) -> None:
         # Textual decides on colour from NO_COLOR while constructing the app: set it for that moment only, so the
         # setting neither leaks into this process's environment nor into child processes.
@@ -107,6 +108,8 @@ class SvcscopeApp(App[int]):
         self.state_store = state
         self.registry = registry
         self.known_namespaces: tuple[str, ...] = ()
+        # The demo's loopback stand-ins for CoreDNS pod and kube-dns addresses (tui.sim.dns_server.SimDns).
+        self.dns_address_map = dns_address_map or {}
         self._states: dict[str, ConnectionState] = {}
         # Published on ctrl+r; panes and caches subscribe to relist.
         self.refresh_signal: Signal[None] = Signal(self, "refresh")
@@ -188,6 +191,13 @@ class SvcscopeApp(App[int]):
 
     def jump_to_pane(self, name: str) -> None:
         self.main_screen().focus_pane(name)
+
+    def open_dns(self, name: str = "", qtype: str = "A") -> None:
+        """The DNS screen for `name` (an FQDN, `svc/NAME`, `svc/NS/NAME`, a Service name or an address), asked at
+        once; with no name it waits for one. Panes bind `g` to this with the selected Service."""
+        from tui.screens.dns import DnsScreen
+
+        self.push_screen(DnsScreen(name, qtype))
 
     def context_names(self) -> list[str]:
         return [c.name for c in self.connection.contexts]
@@ -369,6 +379,7 @@ def create_app(
     clock: Clock = utc_now,
     options: AppOptions = AppOptions(),
     state: StateStore | None = None,
+    dns_address_map: dict[str, tuple[str, int]] | None = None,
 ) -> SvcscopeApp:
     """The one way to build the app, for the CLI and for tests alike."""
-    return SvcscopeApp(connection, clock=clock, options=options, state=state)
+    return SvcscopeApp(connection, clock=clock, options=options, state=state, dns_address_map=dns_address_map)

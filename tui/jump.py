@@ -133,6 +133,10 @@ def _context(app: "SvcscopeApp", arg: str) -> None:
     app.set_context(arg)
 
 
+def _dig(app: "SvcscopeApp", arg: str) -> None:
+    app.open_dns(arg)
+
+
 def _help(app: "SvcscopeApp", arg: str) -> None:
     app.action_help()
 
@@ -158,7 +162,7 @@ JUMPS = JumpRegistry(
         JumpCommand("ns", "switch namespace (`all`: every one; no name: a picker)", _namespace, arg="NAME", complete=_namespaces),
         JumpCommand("ctx", "switch kubeconfig context (no name: a picker)", _context, aliases=("context",), arg="NAME", complete=_contexts),
         JumpCommand("ipvs", "this node's IPVS table", not_built("The IPVS pane", 4)),
-        JumpCommand("dig", "DNS probe of a Service name", not_built("The DNS screen", 6), arg="NAME"),
+        JumpCommand("dig", "the DNS screen: dig a name (svc/NAME, FQDN), judged by the slices", _dig, arg="NAME"),
         JumpCommand("proxy", "kube-proxy mode and settings", not_built("The kube-proxy screen", 7)),
         JumpCommand(
             "trace", "join a Service's slices, IPVS and DNS", not_built("The trace screen", 8), arg="NAME"

@@ -36,6 +36,7 @@ class Session:
     connection: Connection
     options: "AppOptions"
     state: StateStore
+    dns_address_map: dict[str, tuple[str, int]] | None = None  # the demo's DNS (tui.sim.dns_server.SimDns)
 
 
 def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
@@ -44,8 +45,9 @@ def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
     settings = Settings.load(config_dir() / "config.yaml")
     state = StateStore(state_dir())
     kubeconfig, context = args.kubeconfig, args.context
+    dns_map: dict[str, tuple[str, int]] = {}
     if args.demo:
-        kubeconfig, context = start_demo(stack, args)
+        kubeconfig, context = start_demo(stack, args, dns_map)
     conn = connect(kubeconfig, context, args.namespace, args.all_namespaces, fallback_context=state.last_context)
     stack.callback(conn.close)
     remembered = apply_remembered(conn, state, args)  # same client, another scope
@@ -65,7 +67,7 @@ def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
         no_color=settings.no_color,
         theme=settings.theme,
     )
-    return Session(conn, options, state)
+    return Session(conn, options, state, dns_map or None)
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -80,7 +82,8 @@ def run_tui(args: argparse.Namespace) -> int:
 
         from tui.app import create_app
 
-        app = create_app(session.connection, options=session.options, state=session.state)
+        app = create_app(session.connection, options=session.options, state=session.state,
+                         dns_address_map=session.dns_address_map)
         stack.callback(lambda: app.connection.close())  # after a `:ctx` the app holds another client
         app.run()
         return app.return_code or 0
@@ -99,8 +102,10 @@ def apply_remembered(conn: Connection, state: StateStore, args: argparse.Namespa
     return conn
 
 
-def start_demo(stack: ExitStack, args: argparse.Namespace) -> tuple[str, str]:
+def start_demo(stack: ExitStack, args: argparse.Namespace,
+               dns_map: dict[str, tuple[str, int]] | None = None) -> tuple[str, str]:
     """Start the simulated cluster in-process and write a kubeconfig for it; both undone when the stack closes.
+    Its cluster DNS runs too; `dns_map` receives where its CoreDNS pod and kube-dns addresses answer on loopback.
 
     The app then connects through that kubeconfig exactly as it would to a real cluster.
     """
@@ -110,12 +115,18 @@ def start_demo(stack: ExitStack, args: argparse.Namespace) -> tuple[str, str]:
         from tui.sim.cluster import SimCluster
     except ImportError as exc:
         raise StartupError(f"The simulated cluster is not available in this build ({exc}).") from None
+    from tui.sim.dns_server import SimDns
+
     sim: Any = SimCluster(scenario=DEMO_SCENARIO)
+    sim_dns = SimDns(sim.store)
+    sim.add_component(sim_dns)
     try:
         sim.start()
     except Exception as exc:  # noqa: BLE001 - a failed start is one sentence, not a traceback
         raise StartupError(f"The simulated cluster did not start ({exc}): try again, or report a bug.") from None
     stack.callback(sim.stop)
+    if dns_map is not None:
+        dns_map.update(sim_dns.address_map)
     directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="svcscope-demo-")))
     path = directory / "kubeconfig"
     sim.write_kubeconfig(path, context=DEMO_CONTEXT, namespace=DEMO_NAMESPACE)
