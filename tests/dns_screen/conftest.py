@@ -24,6 +24,7 @@ def xdg(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.delenv("SVCSCOPE_DNS_MAP", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The DNS screen at 80x24 after `:dig` of the demo's headless Service (SVG under snapshots/dns_screen/).
 
 The answer comes from the demo's DNS over real UDP; the two fields of dig's text that change from run to run, the
-message id, the query time and the demo's loopback port, are fixed after the real query (the screen's `ask` hook), and the screen prints
+message id, the query time, the demo's loopback port and the record order, are fixed after the real query (the screen's `ask` hook), and the screen prints
 no `;; WHEN:` line, its status line tells the time by the app's fixed clock. Update deliberately:
 `pytest tests/dns_screen/test_dns_snapshots.py --snapshot-update`, then look at the SVG.
 """
@@ -20,7 +20,8 @@ def steady_probe(*args, **kwargs):
     outcome = probe(*args, **kwargs)
     if isinstance(outcome, DigResult):
         server = dataclasses.replace(outcome.server, port=53)  # the demo's loopback port differs each run
-        return dataclasses.replace(outcome, id=4242, query_ms=1.0, server=server)
+        answer = tuple(sorted(outcome.answer, key=lambda r: (r.name, r.rdtype, r.rdata)))  # the sim shuffles
+        return dataclasses.replace(outcome, id=4242, query_ms=1.0, server=server, answer=answer)
     return outcome
 
 
