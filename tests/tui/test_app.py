@@ -352,9 +352,7 @@ async def test_ctrl_c_quits(make_app):
     assert app.return_code == 0 and not app.is_running
 
 
-async def test_no_color_setting(make_app, monkeypatch):
-    monkeypatch.setenv("NO_COLOR", "")  # the app sets NO_COLOR=1; undo it afterwards, or later snapshots lose colour
-    monkeypatch.delenv("NO_COLOR")
+async def test_no_color_setting(make_app):
     app = make_app(no_color=True)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
