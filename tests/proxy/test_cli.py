@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from kubernetes import client as k8s
@@ -15,11 +16,12 @@ from tui.sim.cluster import SimCluster
 from tui.sim.kubeproxy_pods import KubeProxyPods
 
 REPO = Path(__file__).resolve().parents[2]
+HOME = tempfile.TemporaryDirectory(prefix="svcscope-home-")  # backups land in $HOME/.local/state, not in the repo
 
 
 def svcscope(*args: str, timeout: float = 120, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-           "HOME": str(REPO / ".pytest-home"), **(env_extra or {})}
+           "HOME": HOME.name, **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "tui", "proxy-mode", *args], capture_output=True, text=True,
                           cwd=REPO, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
 

@@ -71,7 +71,7 @@ def test_every_direction(sim: SimCluster, kp: KubeProxyPods, tmp_path: Path) -> 
         events: list = []
         out = make_switch(sim, kp, tmp_path, events).run(ConfigChange(mode=target), confirm=lambda m, r: True)
         assert out.ok, out.message
-        assert out.message.startswith(f"kube-proxy now runs mode {target}: kube-proxy runs {target} (3 node(s) "
+        assert out.message.startswith(f"switched kube-proxy to mode {target}: kube-proxy runs {target} (3 node(s) "
                                       "confirmed by /proxyMode)")
         after = settled(api, 3).values()
         assert not ({p.uid for p in after} & seen_uids), "every kube-proxy pod was replaced"
@@ -139,7 +139,7 @@ def test_scheduler_and_strict_arp_change(sim: SimCluster, kp: KubeProxyPods, tmp
     out = make_switch(sim, kp, tmp_path, events).run(ConfigChange(scheduler="wrr", strict_arp=True),
                                                      confirm=lambda m, r: True)
     assert out.ok, out.message
-    assert out.message.startswith("kube-proxy now runs IPVS scheduler wrr, strictARP true: kube-proxy runs ipvs")
+    assert out.message.startswith("switched kube-proxy to IPVS scheduler wrr, strictARP true: kube-proxy runs ipvs")
     after = settled(api, 2).values()
     assert {dict(p.annotations)[SCHEDULER_ANNOTATION] for p in after} == {"wrr"}
     for node in ("node1", "node2"):

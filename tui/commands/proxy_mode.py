@@ -270,7 +270,14 @@ def _switch(args: argparse.Namespace, sw: Any, ctx: _Context) -> int:
         for lo in report.leftovers:
             print(f"[leftovers] {lo.describe()}\n  clean up with: {lo.cleanup[0]}\n  or by hand: "
                   + "; ".join(lo.cleanup[1:]))
-        for why in report.unchecked:
+        if env.no_tools:
+            tools = [why.split(":", 1)[0] for why in report.unchecked if why.endswith(env.no_tools)]
+            others = [why for why in report.unchecked if not why.endswith(env.no_tools)]
+            if tools:
+                print(f"[leftovers] not checked: {', '.join(tools)} ({env.no_tools})")
+        else:
+            others = list(report.unchecked)
+        for why in others:
             print(f"[leftovers] not checked: {why}")
         if report.clean and not report.unchecked:
             print("[leftovers] none: nothing of another mode is left on this node")

@@ -722,7 +722,7 @@ class ProxySwitch:
         last = results[-1]
         if last.ok and len(results) == 3:
             outcome.ok = True
-            outcome.message = f"kube-proxy now runs {change.describe()}: {last.message}"
+            outcome.message = f"switched kube-proxy to {change.describe()}: {last.message}"
             return outcome
         outcome.message = last.message
         if changed[0] and outcome.backup is not None and auto_rollback:
