@@ -153,3 +153,21 @@ async def test_servers_that_refuse_or_never_answer_are_one_line_each(make_dns_ap
             assert "is not an IP address" in screen.status
     finally:
         silent.close()
+
+
+async def test_keyboard_only_a_preset_then_esc_back(make_dns_app):
+    app = make_dns_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await dig(pilot, "dig svc/service-headliness")
+        presets = await wait_until(pilot, lambda: screen._presets, "the Service's presets")
+        await pilot.press("tab", "tab", "tab")  # name -> type -> server -> presets
+        assert screen.focused is screen.query_one("#dns-preset", Select)
+        screen.outcomes = []
+        await pilot.press("enter", "down", "down", "enter")  # the blank prompt, then preset 0, then preset 1
+        want = presets[1]
+        await wait_until(pilot, lambda: screen.outcomes and screen.outcomes[0].qname == want.name.rstrip(".") + ".",
+                         "the preset's answer")
+        assert screen.outcomes[0].status == "NOERROR" and screen.verdict.state == "OK"
+        assert screen.query_one("#dns-name", Input).value == want.name.rstrip(".")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, DnsScreen), "esc back to the main screen")
