@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client as k8s
 
 from tests.conftest import wait_for
-from tests.proxy.cluster import IPVS_MODULES, NO_IPVS_MODULES, seed, settled
+from tests.proxy.cluster import IPVS_MODULES, NO_IPVS_MODULES, kube_proxy_pods, seed, settled
 from tui.kube.guard import Guard
 from tui.kube.proxy_config import ConfigChange, parse
 from tui.kube.proxy_switch import NodeProgress, ProxySwitch, RolloutProgress, StepStarted, fetch_running
@@ -206,3 +206,24 @@ def test_rollback_on_demand(sim: SimCluster, kp: KubeProxyPods, tmp_path: Path) 
     settled(api, 2)
     assert running_modes(kp, ["node1", "node2"]) == {"node1": "iptables", "node2": "iptables"}
     assert [e.step for e in events if isinstance(e, StepStarted)][-4:] == ["rollback", "restart", "rollout", "verify"]
+
+
+def test_a_stalled_rollout_times_out_and_says_so(sim: SimCluster, kp: KubeProxyPods, tmp_path: Path) -> None:
+    """New pods that never get Ready (nor crash) stall the rollout: it fails after the timeout without progress,
+    and the rollback, stalled the same way, is reported as failed too rather than hanging."""
+    api = sim.api_client()
+    seed(api, "iptables", {"node1": IPVS_MODULES, "node2": IPVS_MODULES})
+    settled(api, 2)
+    # From now on the DaemonSet's pods start unready (the kubelet emulation's readiness knob); that change of the
+    # template is itself a rollout, which stalls at its first node.
+    unready = {"spec": {"template": {"metadata": {"annotations": {"sim.svcscope.io/ready": "false"}}}}}
+    k8s.AppsV1Api(api).patch_namespaced_daemon_set("kube-proxy", "kube-system", unready,
+                                                   _content_type="application/strategic-merge-patch+json")
+    wait_for(lambda: any(not p.ready for p in kube_proxy_pods(api)), timeout=60, message="an unready kube-proxy")
+    events: list = []
+    sw = make_switch(sim, kp, tmp_path, events)
+    sw.rollout_timeout = 3
+    out = sw.run(ConfigChange(mode="nftables"), confirm=lambda m, r: True)
+    assert not out.ok and not out.rolled_back
+    assert out.message.startswith("the switch to mode nftables made no progress for 3s: node")
+    assert "; the rollback failed too: the rollback to iptables made no progress for 3s" in out.message

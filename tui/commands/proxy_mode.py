@@ -50,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--load-modules", action="store_true",
                    help="when root, load missing but available kernel modules (modprobe) before switching")
     p.add_argument("--no-rollback", action="store_true", help="on failure, do not roll back automatically")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the rollout (default: 300)")
+    p.add_argument("--timeout", type=float, default=300.0,
+                   help="seconds the rollout may go without a node finishing before it counts as failed (default: 300)")
     p.add_argument("--node", help="the node svcscope runs on (default: this host's name; --demo: node1)")
     p.add_argument("--metrics-address", help="this node's kube-proxy metrics URL (default: from metricsBindAddress)")
     p.add_argument("-o", "--output", choices=("json",), help="status as JSON")

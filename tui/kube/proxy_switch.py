@@ -444,7 +444,7 @@ class ProxySwitch:
                                          BACKUP_RV_ANNOTATION: state.resource_version}},
             "data": state.data,
         }
-        for attempt in range(1, 60):
+        for attempt in range(1, 60):  # a second backup within the same second gets a suffix, never an overwrite
             try:
                 _raw(self.core.create_namespaced_config_map, CONFIGMAP_NAMESPACE, body)
                 break
@@ -455,17 +455,20 @@ class ProxySwitch:
                 raise SwitchError(explain(exc, f"creating the backup ConfigMap {name}")) from None
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 raise SwitchError(explain(exc, f"creating the backup ConfigMap {name}")) from None
-        path: Path | None = self.state_path / "kube-proxy-backups" / f"{name}.{CONFIG_KEY}"
+        else:
+            raise SwitchError(f"creating a backup ConfigMap failed: {BACKUP_PREFIX}{stamp} and its numbered "
+                              "variants all exist; delete old backups and try again")
+        text_file = self.state_path / "kube-proxy-backups" / f"{name}.{CONFIG_KEY}"
+        path: Path | None = text_file
         try:
-            assert path is not None
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(state.text)
-            (path.with_suffix(".json")).write_text(json.dumps(
+            text_file.parent.mkdir(parents=True, exist_ok=True)
+            text_file.write_text(state.text)
+            text_file.with_suffix(".json").write_text(json.dumps(
                 {"configmap": f"{CONFIGMAP_NAMESPACE}/{CONFIGMAP_NAME}", "resourceVersion": state.resource_version,
                  "server": self.api.configuration.host, "data": state.data}, indent=2))
         except OSError as exc:
             self.emit(Notice(f"the backup ConfigMap {name} was created, but the local copy could not be written "
-                             f"to {path} ({exc.strerror or exc})"))
+                             f"to {text_file} ({exc.strerror or exc})"))
             path = None
         return Backup(name, state.data, state.config.mode, path)
 
@@ -488,8 +491,8 @@ class ProxySwitch:
         now = self.clock().astimezone(timezone.utc)
         try:
             ds = _raw(self.apps.read_namespaced_daemon_set, DAEMONSET_NAME, CONFIGMAP_NAMESPACE)
-            previous = (((ds.get("spec") or {}).get("template") or {}).get("metadata") or {}).get(
-                "annotations", {}).get(RESTARTED_AT, "")
+            template_meta = ((ds.get("spec") or {}).get("template") or {}).get("metadata") or {}
+            previous = str((template_meta.get("annotations") or {}).get(RESTARTED_AT, ""))
             stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
             if stamp <= previous:  # a second restart within the same second must still change the template
                 try:
@@ -531,11 +534,13 @@ class ProxySwitch:
 
     def follow(self, old_uids: set[str], nodes: Sequence[str], what: str,
                only: Sequence[str] | None = None) -> StepResult:
-        """Poll the pods until every node in `only` (default: all) runs a new Ready pod, one crash loops, or time
-        runs out. Emits NodeProgress for every change and RolloutProgress each round."""
+        """Poll the pods until every node in `only` (default: all) runs a new Ready pod, one crash loops, or the
+        rollout makes no progress for `rollout_timeout` seconds (a big cluster may take long, but never stall).
+        Emits NodeProgress for every change and RolloutProgress each round."""
         deadline = self.monotonic() + self.rollout_timeout
         watched = list(only) if only is not None else list(nodes)
         last: dict[str, NodeProgress] = {}
+        best = -1
         while True:
             try:
                 progress = self._progress(old_uids, nodes)
@@ -547,6 +552,9 @@ class ProxySwitch:
                     self.emit(p)
             self.emit(progress)
             mine = [p for p in progress.nodes if p.node in watched]
+            if progress.done > best:  # progress: the wait starts again
+                best = progress.done
+                deadline = self.monotonic() + self.rollout_timeout
             broken = [p for p in mine if p.new and p.waiting_reason in FAILING_REASONS]
             if broken:
                 b = broken[0]
@@ -558,7 +566,7 @@ class ProxySwitch:
                                   "\n".join(p.describe() for p in progress.nodes))
             if self.monotonic() > deadline:
                 waiting = [p.describe() for p in mine if not p.done]
-                return StepResult(False, f"the {what} did not finish within {self.rollout_timeout:.0f}s: "
+                return StepResult(False, f"the {what} made no progress for {self.rollout_timeout:.0f}s: "
                                          f"{'; '.join(waiting)}", "\n".join(p.describe() for p in progress.nodes))
             self.sleep(self.poll_interval)
 
