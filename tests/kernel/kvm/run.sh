@@ -1,7 +1,7 @@
 #!/bin/bash
 # usage: run.sh 'shell commands'
 # Boots Debian's kernel under qemu (TCG: nested KVM hangs on these machines) with this machine's / mounted read-only
-# (tmpfs overlay; /tmp is empty inside), runs the commands as root, prints their output, exits with their status.
+# (tmpfs overlay: the guest's writes, /tmp's included, never reach the host), runs the commands as root, prints their output, exits with their status.
 # KVM_OUT=DIR keeps the guest's /kvmout (results files) in DIR instead of a temporary directory.
 # KVM_TIMEOUT (s, default 300), KVM_MEM (MiB, default 2048). Exit 98: the guest never ran the commands (see stderr).
 set -u

@@ -46,7 +46,9 @@ mount -t tmpfs tmpfs /mnt/upper; mkdir -p /mnt/upper/u /mnt/upper/w
 mount -t overlay overlay -o lowerdir=/mnt/lower,upperdir=/mnt/upper/u,workdir=/mnt/upper/w /newroot
 mkdir -p /newroot/kvmout; mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out /newroot/kvmout
 mount -t proc proc /newroot/proc; mount -t sysfs sys /newroot/sys; mount -t devtmpfs dev /newroot/dev
-mount -t tmpfs tmpfs /newroot/run; mount -t tmpfs tmpfs /newroot/tmp
+# /tmp is NOT a fresh tmpfs: a checkout under /tmp (as CI may clone one) must stay visible at its own path;
+# the overlay above already makes writes there go to the guest's tmpfs, never to the host.
+mount -t tmpfs tmpfs /newroot/run
 mkdir -p /newroot/usr/lib/modules; mount -o bind /lib/modules /newroot/usr/lib/modules
 chroot /newroot /bin/sh -c 'cd /kvmout && sh /kvmout/cmd.sh > /kvmout/out.log 2>&1; echo $? > /kvmout/rc'
 poweroff -f
