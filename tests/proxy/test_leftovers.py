@@ -93,7 +93,8 @@ def canned(outputs: dict[str, str]):
 
 def test_iptables_to_ipvs_leaves_per_service_chains() -> None:
     env = LeftoverEnv(run=canned({"iptables-save": IPTABLES_MODE_SAVE, "ip6tables-save": "", "nft": ""}),
-                      path="/usr/sbin:/usr/bin:/sbin:/bin", ipvs=lambda: IPVSTable((VirtualServer("TCP", "10.96.0.1", 443),), "proc"))
+                      path="/usr/sbin:/usr/bin:/sbin:/bin",
+                      ipvs=lambda: IPVSTable((VirtualServer("TCP", "10.96.0.1", 443),), "proc"))
     report = find_leftovers("ipvs", env)
     assert [lo.what for lo in report.leftovers] == ["iptables chains"]
     chains = report.leftovers[0]
@@ -141,7 +142,8 @@ NETNS_SCRIPT = textwrap.dedent("""
 
 def test_real_leftovers_in_a_private_network_namespace() -> None:
     proc = subprocess.run(["unshare", "--net", sys.executable, "-c", NETNS_SCRIPT], capture_output=True, text=True,
-                          cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+                          cwd=REPO, env={"PYTHONPATH": str(REPO),
+                                         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)

@@ -121,7 +121,8 @@ def test_iptables_backend_decides_the_kernel_module(tmp_path: Path, backend: str
 
 def test_kernel_without_module_support(tmp_path: Path) -> None:
     env = make_node(tmp_path, proc_modules=False, builtin=[], tools={"ipset": "7.17"},
-                    config={"CONFIG_MODULES": "n", "CONFIG_IP_VS": "n", "CONFIG_NF_CONNTRACK": "y", "CONFIG_IP_SET": "y"})
+                    config={"CONFIG_MODULES": "n", "CONFIG_IP_VS": "n", "CONFIG_NF_CONNTRACK": "y",
+                            "CONFIG_IP_SET": "y"})
     checks = by_name(node_checks("ipvs", env))
     ip_vs = checks["kernel module ip_vs"]
     assert not ip_vs.ok and "no loadable module support" in ip_vs.detail
@@ -173,7 +174,8 @@ def test_real_ipset_and_iptables_binaries() -> None:
 
 def test_load_module_is_blocked_by_read_only(tmp_path: Path) -> None:
     env = make_node(tmp_path)
-    with pytest.raises(ReadOnlyError, match="loading kernel module ip_vs is blocked: svcscope was started with --read-only"):
+    with pytest.raises(ReadOnlyError,
+                       match="loading kernel module ip_vs is blocked: svcscope was started with --read-only"):
         load_module("ip_vs", Guard(read_only=True), env)
 
 
@@ -210,7 +212,8 @@ def test_ipvs_deprecated_since_1_35() -> None:
     warn = by_name(cluster_checks("ipvs", v(35), None))["ipvs deprecation"]
     assert warn.status == "warn" and "deprecated since 1.35" in warn.detail
     assert cluster_checks("ipvs", v(34), None) == []
-    assert cluster_checks("ipvs", {"major": "1", "minor": "36+", "gitVersion": "v1.36.1"}, None)[0].name == "ipvs deprecation"
+    later = {"major": "1", "minor": "36+", "gitVersion": "v1.36.1"}
+    assert cluster_checks("ipvs", later, None)[0].name == "ipvs deprecation"
 
 
 def test_nftables_needs_1_29() -> None:
@@ -223,7 +226,8 @@ def test_nftables_needs_1_29() -> None:
 def test_addon_manager_and_managed_control_planes() -> None:
     cm = {"metadata": {"labels": {"addonmanager.kubernetes.io/mode": "Reconcile"}}}
     checks = by_name(cluster_checks("iptables", v(32), cm))
-    assert checks["add-on manager"].status == "warn" and "put the old configuration back" in checks["add-on manager"].detail
+    addon = checks["add-on manager"]
+    assert addon.status == "warn" and "put the old configuration back" in addon.detail
     eks = by_name(cluster_checks("iptables", v(32, "v1.32.3-eks-4096722"), {"metadata": {}}))
     assert "Amazon EKS" in eks["managed control plane"].detail
     aks_node = {"metadata": {"labels": {"kubernetes.azure.com/cluster": "MC_rg_aks_westeurope"}}}

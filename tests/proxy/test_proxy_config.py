@@ -53,7 +53,8 @@ def test_metrics_url_follows_metrics_bind_address(addr: str, url: str) -> None:
 def test_mode_switch_changes_one_value_and_keeps_the_comment() -> None:
     new = apply_change(KUBEADM_CONFIG_CONF, ConfigChange(mode="ipvs"))
     assert changed_lines(KUBEADM_CONFIG_CONF, new) == [
-        ('mode: "" # iptables until the IPVS rollout (CHG-1042)', "mode: ipvs # iptables until the IPVS rollout (CHG-1042)"),
+        ('mode: "" # iptables until the IPVS rollout (CHG-1042)',
+         "mode: ipvs # iptables until the IPVS rollout (CHG-1042)"),
     ]
     assert parse(new).mode == "ipvs"
 
@@ -85,9 +86,11 @@ def test_back_to_default_mode_writes_an_empty_string() -> None:
 
 
 def test_missing_keys_are_inserted_as_one_line_in_the_right_block() -> None:
-    text = "# mine\nkind: KubeProxyConfiguration\nipvs:\n    syncPeriod: 30s\n    # keep me\n    udpTimeout: 0s\nclusterCIDR: 10.244.0.0/16\n"
+    text = ("# mine\nkind: KubeProxyConfiguration\nipvs:\n    syncPeriod: 30s\n    # keep me\n    udpTimeout: 0s\n"
+            "clusterCIDR: 10.244.0.0/16\n")
     new = apply_change(text, ConfigChange(mode="ipvs", scheduler="lc"))
-    assert new == ("# mine\nkind: KubeProxyConfiguration\nipvs:\n    syncPeriod: 30s\n    # keep me\n    udpTimeout: 0s\n"
+    assert new == ("# mine\nkind: KubeProxyConfiguration\nipvs:\n    syncPeriod: 30s\n    # keep me\n"
+                   "    udpTimeout: 0s\n"
                    "    scheduler: lc\nclusterCIDR: 10.244.0.0/16\nmode: ipvs\n")
 
 
@@ -95,7 +98,8 @@ def test_missing_ipvs_section_and_flow_mappings() -> None:
     text = "kind: KubeProxyConfiguration\nmode: ipvs\n"
     assert apply_change(text, ConfigChange(strict_arp=True)) == text + "ipvs:\n  strictARP: true\n"
     flow = "kind: KubeProxyConfiguration\nipvs: {syncPeriod: 30s}\n"
-    assert apply_change(flow, ConfigChange(scheduler="sh")) == "kind: KubeProxyConfiguration\nipvs: {syncPeriod: 30s, scheduler: sh}\n"
+    assert apply_change(flow, ConfigChange(scheduler="sh")) == (
+        "kind: KubeProxyConfiguration\nipvs: {syncPeriod: 30s, scheduler: sh}\n")
     empty = "kind: KubeProxyConfiguration\nipvs:\nmode: ipvs\n"
     assert apply_change(empty, ConfigChange(scheduler="mh", strict_arp=False)) == (
         "kind: KubeProxyConfiguration\nipvs: {scheduler: mh, strictARP: false}\nmode: ipvs\n")

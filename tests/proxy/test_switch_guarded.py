@@ -44,7 +44,8 @@ def test_read_only_blocks_with_the_reason_before_reading(sim: SimCluster, kp: Ku
     seed(sim.api_client(), "iptables")
     events: list = []
     sw = switch_for(sim, kp, tmp_path, events, read_only=True)
-    with pytest.raises(ReadOnlyError, match="switching kube-proxy to mode ipvs is blocked: svcscope was started with --read-only"):
+    with pytest.raises(ReadOnlyError,
+                       match="switching kube-proxy to mode ipvs is blocked: svcscope was started with --read-only"):
         sw.run(ConfigChange(mode="ipvs"), confirm=lambda m, r: True)
     with pytest.raises(ReadOnlyError, match="rolling back kube-proxy's configuration is blocked"):
         sw.rollback()
@@ -58,7 +59,8 @@ def test_failed_preflight_blocks_and_writes_nothing(sim: SimCluster, kp: KubePro
     out = switch_for(sim, kp, tmp_path, events).run(ConfigChange(mode="ipvs"),
                                                     confirm=lambda m, r: confirmed.append(m) or True)
     assert out.blocked and not out.ok and confirmed == []
-    assert out.message.startswith("preflight for ipvs failed on 2 check(s) (kernel module ip_vs, kernel module ip_vs_rr)")
+    assert out.message.startswith(
+        "preflight for ipvs failed on 2 check(s) (kernel module ip_vs, kernel module ip_vs_rr)")
     pre = next(e.preflight for e in events if isinstance(e, PreflightDone))
     assert [c.status for c in pre.checks][:2] == ["fail", "fail"]
     assert parse(config_text(sim)).mode == "iptables"
