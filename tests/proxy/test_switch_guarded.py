@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client as k8s
 
-from tests.proxy.cluster import IPVS_MODULES, NO_IPVS_MODULES, seed
+from tests.proxy.cluster import NO_IPVS_MODULES, seed
 from tests.proxy.kubeadm_config import with_mode
 from tui.kube.guard import Guard, ReadOnlyError
 from tui.kube.proxy_config import ConfigChange, parse
