@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(qemu-system-x86 busybox-static ipvsadm ipset cpio kmod dnsutils dnsmasq iproute2 util-linux openssl tmux)
+debs=(qemu-system-x86 busybox-static ipvsadm ipset cpio kmod dnsutils dnsmasq iproute2 util-linux openssl iptables nftables tmux)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
