@@ -11,6 +11,7 @@ a watch event lands above it).
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Callable, Hashable, Iterable, Sequence
 
@@ -32,6 +33,9 @@ class Column:
     label: str
     width: int
     align_right: bool = False
+    # Which of a row's cells this column shows; -1: the cell at the column's own position. Lets a pane keep every
+    # cell in its rows and show a subset (narrow terminals) without rebuilding a row when the columns change.
+    cell: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +83,14 @@ class FastTable(ScrollView, can_focus=True):
     }
 
     BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
-        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False),
-        Binding("home,g", "edge(0)", "Top", show=False),
-        Binding("end,G", "edge(1)", "Bottom", show=False),
-        Binding("enter", "select", "Select", show=False),
+        Binding("up,k", "cursor(-1)", "up", show=False),
+        Binding("down,j", "cursor(1)", "down", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "page up", show=False),
+        Binding("pagedown,ctrl+f", "page(1)", "page down", show=False),
+        Binding("home,g", "edge(0)", "top", show=False),
+        Binding("end,G", "edge(1)", "bottom", show=False),
+        # No description: a table's enter means what its pane says (help lists the pane's own binding).
+        Binding("enter", "select", "", show=False),
     ]
 
     class RowHighlighted(Message):
@@ -125,6 +130,7 @@ class FastTable(ScrollView, can_focus=True):
         self._filter: Callable[[Row], bool] | None = None
         self._cursor_key: Key | None = None
         self.empty_text = empty_text
+        self.empty_level = ""  # "" (muted), or a row level ("error", "warning") for an empty text that is a problem
 
     # -- data ----------------------------------------------------------------------------------------------
 
@@ -178,6 +184,7 @@ class FastTable(ScrollView, can_focus=True):
         self._reorder()
 
     def sort_by(self, column: int | None, reverse: bool = False) -> None:
+        """Sort by a cell index (see Column.cell), or None for the rows' key order."""
         self._sort_column = column
         self._sort_reverse = reverse
         self._reorder()
@@ -196,7 +203,10 @@ class FastTable(ScrollView, can_focus=True):
         if self._filter is not None:
             rows = [r for r in rows if self._filter(r)]
         if self._sort_column is None:
-            order = sorted(rows, key=lambda r: (str(r.key),))
+            try:  # the keys' own order (tuples of names and numbers), else their text
+                order = sorted(rows, key=lambda r: r.key)  # type: ignore[arg-type, return-value]
+            except TypeError:
+                order = sorted(rows, key=lambda r: str(r.key))
         else:
             col = self._sort_column
             order = sorted(rows, key=lambda r: (self._sort_value(r, col), str(r.key)), reverse=self._sort_reverse)
@@ -210,6 +220,21 @@ class FastTable(ScrollView, can_focus=True):
         self._set_cursor(new, announce=True)
         self._update_virtual_size()
         self.refresh()
+
+    def update_in_place(self, rows: Iterable[Row]) -> None:
+        """Replace rows whose position cannot change (new cell text, same sort value): no re-sort, only a repaint.
+        Rows not in the table are ignored. For periodic refreshes such as ticking ages."""
+        for r in rows:
+            if r.key in self._rows:
+                self._rows[r.key] = r
+                self._strips.pop(r.key, None)
+        self.refresh()
+
+    def visible_window(self) -> list[Key]:
+        """The keys of the rows on screen now."""
+        top = int(self.scroll_y)
+        body = max(self.scrollable_content_region.height - 1, 0)
+        return self._order[top: top + body]
 
     def _update_virtual_size(self) -> None:
         width = sum(c.width + 1 for c in self._columns)
@@ -271,8 +296,23 @@ class FastTable(ScrollView, can_focus=True):
     def _line_text(self, cells: Sequence[str]) -> str:
         parts = []
         for i, col in enumerate(self._columns):
-            parts.append(_fit(cells[i] if i < len(cells) else "", col.width, col.align_right))
+            at = col.cell if col.cell >= 0 else i
+            parts.append(_fit(cells[at] if at < len(cells) else "", col.width, col.align_right))
         return " ".join(parts)
+
+    def _header_text(self) -> str:
+        """The column labels; the sorted column carries ^ (ascending) or v (descending), ASCII for any terminal."""
+        labels = []
+        for i, col in enumerate(self._columns):
+            at = col.cell if col.cell >= 0 else i
+            if self._sort_column is not None and at == self._sort_column:
+                labels.append(f"{col.label} {'v' if self._sort_reverse else '^'}")
+            else:
+                labels.append(col.label)
+        return self._line_text_cells(labels)
+
+    def _line_text_cells(self, labels: Sequence[str]) -> str:
+        return " ".join(_fit(text, col.width, col.align_right) for text, col in zip(labels, self._columns))
 
     def _row_strip(self, key: Key, base: Style) -> Strip:
         cached = self._strips.get(key)
@@ -295,18 +335,32 @@ class FastTable(ScrollView, can_focus=True):
         base = self.rich_style
         if y == 0:
             header_style = base + self.get_component_rich_style("fast-table--header")
-            header = Strip([Segment(self._line_text([c.label for c in self._columns]), header_style)])
+            header = Strip([Segment(self._header_text(), header_style)])
             return header.crop_extend(scroll_x, scroll_x + width, header_style)
         index = int(self.scroll_y) + y - 1
         if not self._order:
-            if y == 1:
-                style = base + self.get_component_rich_style("fast-table--empty")
-                return Strip([Segment(" " + self.empty_text, style)]).crop_extend(0, width, base)
+            lines = self._empty_lines(width)
+            if 1 <= y <= len(lines):
+                level = f"fast-table--{self.empty_level}" if self.empty_level else "fast-table--empty"
+                style = base + self.get_component_rich_style(level)
+                return Strip([Segment(" " + lines[y - 1], style)]).crop_extend(0, width, base)
             return Strip.blank(width, base)
         if index >= len(self._order):
             return Strip.blank(width, base)
         strip = self._row_strip(self._order[index], base)
         return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def set_empty_text(self, text: str, level: str = "") -> None:
+        """What an empty table says (why it is empty); wrapped to the table's width."""
+        if (text, level) != (self.empty_text, self.empty_level):
+            self.empty_text, self.empty_level = text, level
+            self.refresh()
+
+    def _empty_lines(self, width: int) -> list[str]:
+        out: list[str] = []
+        for para in self.empty_text.splitlines() or [""]:
+            out.extend(textwrap.wrap(para, max(width - 2, 10)) or [""])
+        return out
 
     def on_resize(self) -> None:
         self._strips.clear()
