@@ -191,7 +191,11 @@ class LivePane(FastTable):
 
     def _fit(self) -> None:
         available = self.scrollable_content_region.width if self.is_mounted else 78
-        cols = fit_columns(self.SPEC, self._widths, available or 78, self._hidden, self._wide)
+        widths = dict(self._widths)
+        if self._sort_key is not None:  # room for the header's " ^" / " v"
+            title = next(c.title for c in self.SPEC if c.key == self._sort_key)
+            widths[self._sort_key] = max(widths[self._sort_key], len(title) + 2)
+        cols = fit_columns(self.SPEC, widths, available or 78, self._hidden, self._wide)
         if cols != self.columns:
             self.set_columns(cols)
 
@@ -214,6 +218,7 @@ class LivePane(FastTable):
     def set_sort(self, key: str | None, reverse: bool = False) -> None:
         self._sort_key, self._reverse = key, reverse
         index = next((i for i, c in enumerate(self.SPEC) if c.key == key), None)
+        self._fit()
         self.sort_by(index, reverse)
 
     def action_sort(self) -> None:
