@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import ScrollableContainer
 from textual.message import Message
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from tui.kube.describe import describe_service, service_yaml
 from tui.kube.models import SliceView
@@ -59,6 +59,8 @@ class DetailScreen(BaseScreen):
         padding: 0 1;
     }
     DetailScreen #content { width: auto; }
+    DetailScreen FooterKey .footer-key--key { padding: 0 0 0 1; }
+    DetailScreen FooterKey .footer-key--description { padding: 0 0 0 1; }
     """
 
     def __init__(self, key: Key, mode: str, obj: Mapping[str, Any], slices: Sequence[SliceView]) -> None:
@@ -79,6 +81,7 @@ class DetailScreen(BaseScreen):
             yield Static(id="content")
 
     def on_mount(self) -> None:
+        self.query_one(Footer).show_command_palette = False  # as on the main screen: the keys fit 80 columns
         self._render_content()
         self.query_one("#detail").focus()
 

@@ -220,8 +220,8 @@ class MainScreen(BaseScreen):
     def _report(self, problems: Iterable[Problem]) -> None:
         problems = list(problems)
         for problem in problems[:MAX_PROBLEM_NOTES]:
-            self.svcscope.notify(_sentence(problem.message), title="Skipped a malformed object",
-                                 severity="warning", timeout=8)
+            self.svcscope.notify(f"{_sentence(problem.message)} ctrl+r lists everything again.",
+                                 title="Skipped a malformed object", severity="warning", timeout=8)
         if len(problems) > MAX_PROBLEM_NOTES:
             self.svcscope.notify(f"{len(problems) - MAX_PROBLEM_NOTES} more malformed objects were skipped.",
                                  title="Skipped malformed objects", severity="warning", timeout=8)

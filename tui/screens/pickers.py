@@ -12,6 +12,7 @@ starts there.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 from typing import TYPE_CHECKING, Sequence
 
 from rich.text import Text
@@ -60,7 +61,7 @@ class PickerScreen(ModalScreen[str | None]):
     }
     PickerScreen Input { border: none; height: 1; padding: 0; margin-bottom: 1; background: $boost; }
     PickerScreen OptionList { height: auto; max-height: 16; border: none; padding: 0; }
-    PickerScreen #hint { color: $text-muted; }
+    PickerScreen #hint { color: $text-muted; margin-top: 1; }
     """
 
     def __init__(self, title: str, choices: Sequence[Choice], hint: str, *, free_text: bool = False) -> None:
@@ -139,8 +140,9 @@ def namespace_picker(app: "SvcscopeApp") -> PickerScreen:
 
 def context_picker(app: "SvcscopeApp") -> PickerScreen:
     current = app.scope.context
-    choices = [Choice(c.name, c.name, f"{c.cluster}  {c.server}  ns {c.namespace or 'default'}", c.name == current)
-               for c in app.connection.contexts]
+    # the server's host, not its port: hosts tell clusters apart (the port is 6443 or 443 nearly everywhere)
+    choices = [Choice(c.name, c.name, f"{c.cluster} at {urlsplit(c.server).hostname or '?'}, namespace "
+                      f"{c.namespace or 'default'}", c.name == current) for c in app.connection.contexts]
     if not choices:
         choices = [Choice(current, current, "the in-cluster service account", True)]
     return PickerScreen("Context", choices, "enter switches (the last namespace of each context is remembered)")

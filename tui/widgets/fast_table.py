@@ -237,7 +237,7 @@ class FastTable(ScrollView, can_focus=True):
         return self._order[top: top + body]
 
     def _update_virtual_size(self) -> None:
-        width = sum(c.width + 1 for c in self._columns)
+        width = max(sum(c.width + 1 for c in self._columns) - 1, 0)  # columns joined by one space
         self.virtual_size = Size(width, len(self._order) + 1)
 
     # -- cursor --------------------------------------------------------------------------------------------
