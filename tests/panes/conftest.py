@@ -78,16 +78,31 @@ class Kube:
         return self.disc.patch_namespaced_endpoint_slice(name, ns, {"endpoints": endpoints})
 
     def pod(self, name: str, labels: dict, ns: str = "dev", ip: str | None = "10.244.1.10",
-            node: str = "node-1") -> Any:
+            node: str | None = "node-1") -> Any:
+        """A pod as a kubelet reports it. On a node the sim knows, its kubelet takes over (and picks the IP); on
+        another node, or with no node, the pod stays as given (a pod without IP is one that has not started)."""
         status: dict[str, Any] = {"phase": "Running" if ip else "Pending"}
         if ip:
             status.update(podIP=ip, podIPs=[{"ip": ip}],
                           conditions=[{"type": "Ready", "status": "True"}])
         return self.v1.create_namespaced_pod(ns, {
             "metadata": {"name": name, "labels": labels},
-            "spec": {"nodeName": node, "containers": [{"name": "app", "image": "nginx"}]},
+            "spec": {**({"nodeName": node} if node else {}), "containers": [{"name": "app", "image": "nginx"}]},
             "status": status,
         })
+
+    def node(self, name: str, pod_cidr: str = "10.244.1.0/24", zone: str = "zone-a") -> Any:
+        """A Ready node: pods bound to it are started by the sim's kubelet (an IP from `pod_cidr`)."""
+        return self.v1.create_node({
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name,
+                                                  "topology.kubernetes.io/zone": zone}},
+            "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr]},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                       "addresses": [{"type": "InternalIP", "address": "192.168.10.21"}]},
+        })
+
+    def pod_ip(self, name: str, ns: str = "dev") -> str:
+        return self.v1.read_namespaced_pod(name, ns).status.pod_ip or ""
 
     def delete_service(self, name: str, ns: str = "dev") -> None:
         self.v1.delete_namespaced_service(name, ns)

@@ -69,7 +69,8 @@ async def test_yaml_and_describe_match_kubectl(shapes, app_for, sim_kubeconfig, 
 
 
 async def test_detail_follows_the_service_and_scrolls(kube, app_for):
-    kube.service("web", ports=[{"name": f"p{i}", "port": 8000 + i, "targetPort": 9000 + i} for i in range(12)])
+    kube.service("web", ports=[{"name": f"p{i}", "port": 8000 + i, "targetPort": 9000 + i} for i in range(12)],
+                 selector=False)  # no selector: no EndpointSlice until the test makes one
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
         await synced(pilot)

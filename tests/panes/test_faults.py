@@ -51,7 +51,8 @@ async def test_410_expired_relists_and_drops_what_was_deleted(kube, sim, app_for
         sim.faults.expire_history()
         sim.faults.drop_watches()
         await until(pilot, lambda: names(main.services) == ["web"], "the relist without gone")
-        assert ("dev", "gone") not in main.state.services and not main.state.slices_of(("dev", "gone"))
+        assert ("dev", "gone") not in main.state.services
+        await until(pilot, lambda: not main.state.slices_of(("dev", "gone")), "its slices collected")
         await until(pilot, lambda: main.endpoints.border_title.startswith("EndpointSlices dev/web"),
                     "the cursor moved to web")
         assert main.endpoints.total_count == 0

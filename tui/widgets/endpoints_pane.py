@@ -5,7 +5,7 @@ server left unset shows the value it defaults to, marked with `*` (`true*`). Red
 serving while terminating. Empty, the pane says why (tui.kube.rows.why_empty), which the screen works out.
 
 Columns at 80 columns: ADDRESS, PORTS, READY, NODE, TARGET always, then SERVING, TERMINATING, SLICE, ZONE and
-HOSTNAME as the width allows; `w` shows them all.
+HOSTNAME as the width allows (long port lists and pod names are cut, ending in ~); `w` shows them all in full.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from tui.widgets.fast_table import Row
 from tui.widgets.pane import LivePane, PaneColumn, ip_sort_key
 
 ENDPOINT_PANE_COLUMNS: tuple[PaneColumn, ...] = (
-    PaneColumn("address", "ADDRESS", 39),
-    PaneColumn("ports", "PORTS", 30),
+    PaneColumn("address", "ADDRESS", 39, shrink_to=15),
+    PaneColumn("ports", "PORTS", 30, shrink_to=10),
     PaneColumn("ready", "READY", 6),
     PaneColumn("serving", "SERVING", 7, priority=1),
     PaneColumn("terminating", "TERMINATING", 11, priority=1),
-    PaneColumn("node", "NODE", 24),
+    PaneColumn("node", "NODE", 24, shrink_to=8),
     PaneColumn("zone", "ZONE", 16, priority=3),
     PaneColumn("hostname", "HOSTNAME", 24, priority=4),
-    PaneColumn("target", "TARGET", 40),
+    PaneColumn("target", "TARGET", 40, shrink_to=12),
     PaneColumn("slice", "SLICE", 40, priority=2),
 )
 

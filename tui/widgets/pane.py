@@ -34,6 +34,7 @@ class PaneColumn:
     cap: int  # the widest the column gets; longer cells end in "~" (the full text is in the detail view)
     priority: int = 0  # 0: always shown; then 1, 2, ... as the width allows
     align_right: bool = False
+    shrink_to: int = 0  # how narrow it may get when the essential columns do not fit (0: never narrower)
 
 
 class FilterError(ValueError):
@@ -85,17 +86,29 @@ NO_FILTER = RowFilter("")
 
 def fit_columns(spec: Sequence[PaneColumn], widths: Mapping[str, int], available: int, hidden: set[str],
                 wide: bool) -> tuple[Column, ...]:
-    """The columns to show, in `spec` order: priority 0 always, then by priority while they fit `available`."""
+    """The columns to show, in `spec` order: priority 0 always, then by priority while they fit `available`.
+
+    When even the essential columns are too wide, the widest shrinkable ones give way (down to their `shrink_to`),
+    so that the columns that matter stay on an 80-column screen; `wide` shows every column at its full width.
+    """
     shown = [c for c in spec if c.key not in hidden]
     keep = {c.key for c in shown if c.priority == 0 or wide}
-    used = sum(widths[c.key] + 1 for c in shown if c.key in keep)
+    width = {c.key: widths[c.key] for c in shown}
+    used = sum(width[k] + 1 for k in keep) - 1
+    if not wide and used > available:
+        shrinkable = [c for c in shown if c.key in keep and c.shrink_to]
+        while used > available:
+            widest = max(shrinkable, key=lambda c: width[c.key] - c.shrink_to, default=None)
+            if widest is None or width[widest.key] <= widest.shrink_to:
+                break
+            width[widest.key] -= 1
+            used -= 1
     for col in sorted((c for c in shown if c.key not in keep), key=lambda c: c.priority):
-        need = widths[col.key] + 1
-        if used + need <= available + 1:  # the last column needs no separator
+        if used + width[col.key] + 1 <= available:
             keep.add(col.key)
-            used += need
+            used += width[col.key] + 1
     index = {c.key: i for i, c in enumerate(spec)}
-    return tuple(Column(c.key, c.title, widths[c.key], c.align_right, cell=index[c.key]) for c in shown
+    return tuple(Column(c.key, c.title, width[c.key], c.align_right, cell=index[c.key]) for c in shown
                  if c.key in keep)
 
 

@@ -5,7 +5,8 @@ same cells `svcscope services --once` prints); the screen feeds it from the watc
 or none ready. Yellow (warning): some endpoints not ready, or a LoadBalancer still waiting for its address.
 
 Columns at 80 columns: NAME, TYPE, CLUSTER-IP, PORT(S), ENDPOINTS, AGE always (and NAMESPACE with all namespaces),
-then EXTERNAL-IP, SELECTOR and AFFINITY as the width allows; `w` shows them all. `s` sorts by the next column,
+then EXTERNAL-IP, SELECTOR and AFFINITY as the width allows; when even those are too wide, long names and port
+lists are cut (ending in ~) rather than pushing ENDPOINTS off screen. `w` shows every column in full. `s` sorts by the next column,
 `S` reverses; addresses sort as addresses, ENDPOINTS by the ready count, AGE by the creation time.
 """
 
@@ -21,12 +22,12 @@ from tui.widgets.fast_table import Row
 from tui.widgets.pane import LivePane, PaneColumn, ip_sort_key
 
 SERVICE_PANE_COLUMNS: tuple[PaneColumn, ...] = (
-    PaneColumn("namespace", "NAMESPACE", 24),
-    PaneColumn("name", "NAME", 40),
+    PaneColumn("namespace", "NAMESPACE", 24, shrink_to=9),
+    PaneColumn("name", "NAME", 40, shrink_to=12),
     PaneColumn("type", "TYPE", 12),
-    PaneColumn("clusterIP", "CLUSTER-IP", 39),
+    PaneColumn("clusterIP", "CLUSTER-IP", 39, shrink_to=15),
     PaneColumn("externalIP", "EXTERNAL-IP", 32, priority=1),
-    PaneColumn("ports", "PORT(S)", 32),
+    PaneColumn("ports", "PORT(S)", 32, shrink_to=10),
     PaneColumn("endpoints", "ENDPOINTS", 9, align_right=True),
     PaneColumn("affinity", "AFFINITY", 16, priority=3),
     PaneColumn("selector", "SELECTOR", 40, priority=2),
