@@ -45,8 +45,9 @@ def shapes(kube):
     kube.slice("headless-1", "headless", address_type="IPv6", ports=[],
                endpoints=[endpoint("fd00::1"), endpoint("fd00::2")])
     kube.slice("many-1", "many", endpoints=[endpoint(f"10.0.0.{i}", i != 2) for i in range(7)])
-    kube.v1.patch_namespaced_service_status("lb", "dev", {"status": {"loadBalancer": {"ingress": [
-        {"ip": "203.0.113.7"}, {"hostname": "lb.example.com"}]}}})
+    # two ingress addresses (ipMode VIP), from the sim's stand-in for a cloud load-balancer controller
+    kube.v1.patch_namespaced_service("lb", "dev", {"metadata": {"annotations": {
+        "sim.svcscope.io/load-balancer-ip": "203.0.113.7,2001:db8::7"}}})
     return kube
 
 

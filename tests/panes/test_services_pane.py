@@ -56,9 +56,11 @@ async def test_endpoints_column_and_colours_follow_the_slices(kube, app_for):
         kube.slice("lb-1", "lb", endpoints=[endpoint("10.244.1.9", True)])
         await until(pilot, lambda: state("lb") == ("1/1", "warning"), "LoadBalancer pending: warning")
         assert cells(pane, "externalIP")[pane.visible_keys().index(("dev", "lb"))] == "<pending>"
-        kube.v1.patch_namespaced_service_status("lb", "dev", {"status": {"loadBalancer": {"ingress": [
-            {"ip": "203.0.113.7"}]}}})
+        # the sim's stand-in for a cloud load-balancer controller gives the address this annotation asks for
+        kube.v1.patch_namespaced_service("lb", "dev", {"metadata": {"annotations": {
+            "sim.svcscope.io/load-balancer-ip": "203.0.113.7"}}})
         await until(pilot, lambda: state("lb") == ("1/1", ""), "the LoadBalancer got its address")
+        assert cells(pane, "externalIP")[pane.visible_keys().index(("dev", "lb"))] == "203.0.113.7"
         kube.delete_slice("web-2")
         await until(pilot, lambda: state("web") == ("2/2", ""), "a deleted slice uncounted")
 

@@ -26,7 +26,6 @@ from tui.kube.models import ServiceView
 from tui.kube.rows import why_empty
 from tui.kube.state import Change, ClusterState
 from tui.live import LiveBatch, LiveFeed, LiveState, PodWatch
-from tui.screens import pickers
 from tui.screens.base import BaseScreen
 from tui.screens.detail import DetailScreen
 from tui.widgets.endpoints_pane import EndpointsPane, endpoint_pane_rows
@@ -98,7 +97,6 @@ class MainScreen(BaseScreen):
         app.refresh_signal.subscribe(self, self._refresh)
         self.set_interval(AGE_TICK, self._tick_ages, name="service-ages")
         self.services.set_labels(self._labels_of)
-        pickers.register(app.registry)
         # The essential keys on one 80-column line (see the CSS); ? lists the rest (sort, columns, tab, palette).
         self.query_one(Footer).show_command_palette = False
         self._start(clear=True)
