@@ -60,6 +60,7 @@ def test_command_line_completing_a_namespace(snap_compare, make_app):
 def test_namespace_picker(snap_compare, make_app):
     async def open_picker(pilot) -> None:
         app = pilot.app
+        await _synced(pilot)
         for _ in range(200):
             if app.known_namespaces:
                 break

@@ -9,7 +9,6 @@ Keys: `y` and `d` switch between the two, arrows/page keys scroll (both ways), `
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from textual.containers import ScrollableContainer
 from textual.message import Message
 from textual.widgets import Footer, Static
 
+from tui.kube.cache import Lister, Resource
 from tui.kube.describe import describe_service, service_yaml
 from tui.kube.models import SliceView
 from tui.screens.base import BaseScreen
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 Key = tuple[str, str]
 MODES = {"yaml": "YAML", "describe": "describe"}
-EVENTS_TIMEOUT = (5.0, 15.0)
+EVENTS_TIMEOUT = 15.0
+EVENTS = Resource("events", "Event", "v1")  # read raw, as the caches read (no generated API classes to import)
 
 
 class EventsRead(Message):
@@ -137,17 +138,15 @@ class DetailScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="events")
     def _read_events(self, key: Key, uid: str) -> None:
-        from kubernetes.client import CoreV1Api
-
         ns, name = key
         selector = f"involvedObject.name={name},involvedObject.namespace={ns},involvedObject.kind=Service"
         if uid:
             selector += f",involvedObject.uid={uid}"
+        lister = Lister(self.svcscope.connection.api_client, EVENTS, ns, field_selector=selector,
+                        request_timeout=EVENTS_TIMEOUT)
         try:
-            resp = CoreV1Api(self.svcscope.connection.api_client).list_namespaced_event(
-                ns, field_selector=selector, limit=500, _preload_content=False, _request_timeout=EVENTS_TIMEOUT)
-            doc = json.loads(resp.data)
-            items = [e for e in doc.get("items") or [] if isinstance(e, dict)]
+            body = lister.page(limit=500)  # kubectl's one request
+            items: list[dict[str, Any]] | None = [e for e in body.get("items") or [] if isinstance(e, dict)]
         except Exception:  # noqa: BLE001 - kubectl describe leaves Events out when it cannot read them
             items = None
         self.post_message(EventsRead(key, items))

@@ -11,6 +11,7 @@ Keys: enter on a Service focuses its endpoints, tab switches panes, y/d open the
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING, Iterable
 
 from textual import on
@@ -32,7 +33,7 @@ from tui.widgets.endpoints_pane import EndpointsPane, endpoint_pane_rows
 from tui.widgets.fast_table import FastTable
 from tui.widgets.filter_line import FilterLine
 from tui.widgets.pane import LivePane
-from tui.widgets.services_pane import ServicesPane, service_pane_row
+from tui.widgets.services_pane import ServiceRows, ServicesPane
 
 if TYPE_CHECKING:
     from tui.app import SvcscopeApp
@@ -64,6 +65,7 @@ class MainScreen(BaseScreen):
     def __init__(self) -> None:
         super().__init__()
         self.state = ClusterState()
+        self._rows = ServiceRows()
         self.selected: Key | None = None
         self.feed: LiveFeed | None = None
         self._synced: set[str] = set()
@@ -92,7 +94,8 @@ class MainScreen(BaseScreen):
 
     def on_mount(self) -> None:
         app = self.svcscope
-        self.feed = LiveFeed(self, header=self._header_state, clock=app.clock)
+        self.feed = LiveFeed(self, header=self._header_state, clock=app.clock,
+                             prepare=lambda view: self._rows.prepare(view, app.clock()))
         self.watch(app, "scope", self._scope_changed, init=False)
         app.refresh_signal.subscribe(self, self._refresh)
         self.set_interval(AGE_TICK, self._tick_ages, name="service-ages")
@@ -131,6 +134,7 @@ class MainScreen(BaseScreen):
         scope = self.svcscope.scope
         if clear:
             self.state = ClusterState()
+            self._rows = ServiceRows()
             self.selected = None
             self.services.load([])
             self.endpoints.load([])
@@ -169,6 +173,11 @@ class MainScreen(BaseScreen):
         if self.selected in touched or (batch.reset and batch.resource == "endpointslices"):
             self._refresh_endpoints()
         self._update_details(touched)
+        if batch.reset and self.is_synced():
+            # What a full list brought (models, rows) lives as long as the scope: keep the cyclic GC from rescanning
+            # it. At 10,000 Services a full collection took up to 0.4 s of frozen screen (bench/pane_burst.py);
+            # frozen objects are still freed by reference counting when the scope changes (they hold no cycles).
+            gc.freeze()
 
     def _update_services(self, change: Change, batch: Batch) -> set[Key]:
         """Rebuild the rows the change touched; returns the Services whose row (or endpoints) changed."""
@@ -181,7 +190,8 @@ class MainScreen(BaseScreen):
             keys = {k for k in change.services_touched if k in state.services}
             deletes = ()
             touched = set(change.services_touched)
-        rows = [service_pane_row(state.services[k], state.endpoint_counts(k), now) for k in keys]
+        self._rows.forget(deletes)
+        rows = [self._rows.row(state.services[k], state.endpoint_counts(k), now) for k in keys]
         pane = self.services
         if not pane.total_count and batch.reset:
             pane.load(rows)
@@ -304,7 +314,7 @@ class MainScreen(BaseScreen):
 
     def _tick_ages(self) -> None:
         pane, state, now = self.services, self.state, self.svcscope.clock()
-        rows = [service_pane_row(state.services[k], state.endpoint_counts(k), now)
+        rows = [self._rows.row(state.services[k], state.endpoint_counts(k), now)
                 for k in pane.visible_window() if k in state.services]
         pane.update_in_place(rows)
 

@@ -18,7 +18,7 @@ from tui.widgets.fast_table import Row
 from tui.widgets.pane import LivePane, PaneColumn, ip_sort_key
 
 ENDPOINT_PANE_COLUMNS: tuple[PaneColumn, ...] = (
-    PaneColumn("address", "ADDRESS", 39, shrink_to=15),
+    PaneColumn("address", "ADDRESS", 39, shrink_to=15, sort_key=ip_sort_key),
     PaneColumn("ports", "PORTS", 30, shrink_to=10),
     PaneColumn("ready", "READY", 6),
     PaneColumn("serving", "SERVING", 7, priority=1),
@@ -39,9 +39,8 @@ def endpoint_pane_rows(slices: Iterable[SliceView]) -> list[Row]:
         ready = row.cells["ready"].startswith("true")
         terminating = row.cells["terminating"].startswith("true")
         level = "error" if not ready and not terminating else "warning" if terminating else ""
-        sort_keys = (ip_sort_key(row.cells["address"]),) + (None,) * (len(cells) - 1)
         ns, name, index = row.key
-        out.append(Row((ns, name, int(index)), cells, level, sort_keys))
+        out.append(Row((ns, name, int(index)), cells, level))
     return out
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
-from typing import Callable, Hashable, Iterable, Sequence
+from typing import Callable, Hashable, Iterable, Mapping, Sequence
 
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -128,6 +128,8 @@ class FastTable(ScrollView, can_focus=True):
         self._sort_column: int | None = None
         self._sort_reverse = False
         self._filter: Callable[[Row], bool] | None = None
+        self._cell_sort: dict[int, Callable[[str], object]] = {}
+        self._base_style: Style | None = None
         self._cursor_key: Key | None = None
         self.empty_text = empty_text
         self.empty_level = ""  # "" (muted), or a row level ("error", "warning") for an empty text that is a problem
@@ -170,7 +172,16 @@ class FastTable(ScrollView, can_focus=True):
         self._reorder()
 
     def apply(self, upserts: Iterable[Row] = (), deletes: Iterable[Key] = ()) -> None:
-        """A change batch: cost proportional to the batch, plus one re-sort."""
+        """A change batch. Rows that keep their place (same sort value, same filter verdict: a count or a colour
+        changed) are replaced in place, at a cost proportional to the batch; anything else costs one re-sort."""
+        upserts = list(upserts)
+        deletes = [k for k in deletes if k in self._rows]
+        if not deletes and all(self._keeps_place(r) for r in upserts):
+            for r in upserts:
+                self._rows[r.key] = r
+                self._strips.pop(r.key, None)
+            self.refresh()
+            return
         for key in deletes:
             self._rows.pop(key, None)
             self._strips.pop(key, None)
@@ -178,6 +189,15 @@ class FastTable(ScrollView, can_focus=True):
             self._rows[r.key] = r
             self._strips.pop(r.key, None)
         self._reorder()
+
+    def _keeps_place(self, new: Row) -> bool:
+        old = self._rows.get(new.key)
+        if old is None:
+            return False
+        if self._filter is not None and self._filter(old) != self._filter(new):
+            return False
+        col = self._sort_column
+        return col is None or self._sort_value(old, col) == self._sort_value(new, col)
 
     def set_filter(self, predicate: Callable[[Row], bool] | None) -> None:
         self._filter = predicate
@@ -193,10 +213,17 @@ class FastTable(ScrollView, can_focus=True):
     def sort_state(self) -> tuple[int | None, bool]:
         return self._sort_column, self._sort_reverse
 
+    def set_cell_sort_keys(self, keys: Mapping[int, Callable[[str], object]]) -> None:
+        """Sort keys computed from a cell's text, and only when sorting by it (an address parsed as an address):
+        cheaper than every row carrying them in `Row.sort_keys`, which still wins when given."""
+        self._cell_sort = dict(keys)
+
     def _sort_value(self, row: Row, col: int) -> object:
         if row.sort_keys is not None and col < len(row.sort_keys) and row.sort_keys[col] is not None:
             return row.sort_keys[col]
-        return row.cells[col] if col < len(row.cells) else ""
+        text = row.cells[col] if col < len(row.cells) else ""
+        key = self._cell_sort.get(col)
+        return key(text) if key is not None else text
 
     def _reorder(self) -> None:
         rows: Iterable[Row] = self._rows.values()
@@ -274,18 +301,26 @@ class FastTable(ScrollView, can_focus=True):
         self.refresh()
         return True
 
+    def _move(self, index: int) -> None:
+        """Move the cursor; repaint only the two rows involved unless the view scrolled (a key press must repaint
+        quickly at any table size, and with 50,000 rows a full repaint is most of a frame)."""
+        old, top = self.cursor, self.scroll_y
+        self._set_cursor(index, announce=True)
+        if self.scroll_y == top:
+            self.refresh_line(old + 1)  # +1: the header is line 0
+            self.refresh_line(self.cursor + 1)
+        else:
+            self.refresh()
+
     def action_cursor(self, delta: int) -> None:
-        self._set_cursor(self.cursor + delta, announce=True)
-        self.refresh()
+        self._move(self.cursor + delta)
 
     def action_page(self, direction: int) -> None:
         body = max(self.scrollable_content_region.height - 1, 1)
-        self._set_cursor(self.cursor + direction * body, announce=True)
-        self.refresh()
+        self._move(self.cursor + direction * body)
 
     def action_edge(self, end: int) -> None:
-        self._set_cursor(len(self._order) - 1 if end else 0, announce=True)
-        self.refresh()
+        self._move(len(self._order) - 1 if end else 0)
 
     def action_select(self) -> None:
         if self._cursor_key is not None:
@@ -329,10 +364,18 @@ class FastTable(ScrollView, can_focus=True):
         self._strips[key] = strip
         return strip
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # the widget's style walks its ancestors: work it out once per repaint, not once per line
+        self._base_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._base_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         scroll_x = int(self.scroll_x)
-        base = self.rich_style
+        base = self._base_style or self.rich_style
         if y == 0:
             header_style = base + self.get_component_rich_style("fast-table--header")
             header = Strip([Segment(self._header_text(), header_style)])

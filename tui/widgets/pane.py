@@ -35,6 +35,7 @@ class PaneColumn:
     priority: int = 0  # 0: always shown; then 1, 2, ... as the width allows
     align_right: bool = False
     shrink_to: int = 0  # how narrow it may get when the essential columns do not fit (0: never narrower)
+    sort_key: Callable[[str], object] | None = None  # how the cell's text sorts, when not as text
 
 
 class FilterError(ValueError):
@@ -145,6 +146,7 @@ class LivePane(FastTable):
 
     def __init__(self, *, empty_text: str = "", id: str | None = None) -> None:
         super().__init__((), empty_text=empty_text, id=id)
+        self.set_cell_sort_keys({i: c.sort_key for i, c in enumerate(self.SPEC) if c.sort_key is not None})
         self._widths: dict[str, int] = {c.key: len(c.title) for c in self.SPEC}
         self._hidden: set[str] = set()
         self._wide = False
@@ -174,11 +176,12 @@ class LivePane(FastTable):
         self.apply(upserts, deletes)
         self._retitle()
 
-    def _grow(self, rows: Iterable[Row]) -> bool:
+    def _grow(self, rows: Sequence[Row]) -> bool:
         widths, grew = self._widths, False
-        for i, col in enumerate(self.SPEC):
-            longest = max((len(r.cells[i]) for r in rows), default=0)
-            want = min(col.cap, longest)
+        if not rows:
+            return False
+        for col, cells in zip(self.SPEC, zip(*(r.cells for r in rows))):  # column by column, in C loops
+            want = min(col.cap, max(map(len, cells)))
             if want > widths[col.key]:
                 widths[col.key] = want
                 grew = True
@@ -305,6 +308,12 @@ class LivePane(FastTable):
     def set_context(self, text: str) -> None:
         self.context = text
         self._retitle()
+
+
+def ratio_sort_key(text: str) -> tuple[int, int]:
+    """`3/5` as (3, 5); anything else (ExternalName's `-`) first."""
+    ready, _, total = text.partition("/")
+    return (int(ready), int(total)) if ready.isdigit() and total.isdigit() else (-1, -1)
 
 
 def ip_sort_key(text: str) -> tuple:
