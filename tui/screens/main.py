@@ -47,6 +47,9 @@ MAX_PROBLEM_NOTES = 3  # malformed objects reported per batch; the rest are coun
 
 class MainScreen(BaseScreen):
     BINDING_GROUP_TITLE = "Main screen"
+    # Focused as the screen starts, not by a deferred focus() from on_mount that could land after a ":" typed at
+    # once and steal the keys meant for the command line.
+    AUTO_FOCUS = "#services"
     BINDINGS = [
         Binding("tab", "switch_pane", "switch pane", show=False, key_display="tab"),
         Binding("shift+tab", "switch_pane", "switch pane", show=False),
@@ -103,7 +106,6 @@ class MainScreen(BaseScreen):
         # The essential keys on one 80-column line (see the CSS); ? lists the rest (sort, columns, tab, palette).
         self.query_one(Footer).show_command_palette = False
         self._start(clear=True)
-        self.services.focus()
 
     def on_unmount(self) -> None:
         if self.feed is not None:
