@@ -15,10 +15,11 @@ collections.
 Run: python bench/pane_burst.py [SERVICES] [PODS_PER_SERVICE] [EVENTS]
 
 Measured here (2 shared cores, load average ~3 from other work; 10,002 Services, 50,003 endpoints, 1,000 events
-delivered in ~0.6-1.0 s): during the burst median 22 ms, p95 53 ms, max 72 ms; outside it median 21 ms, max 58 ms;
-231 MB resident populated, 236 MB after. What it took to get there: gc.freeze() after the first full list (full
+delivered in ~0.6-1.0 s): during the burst median 17-22 ms, p95 53-56 ms, max 72-79 ms; outside it median 16-21 ms, max 58-84 ms;
+231 MB resident populated, 237 MB after. What it took to get there: gc.freeze() after the first full list (full
 collections of the ~430,000 objects a 10,000-Service cluster brings took up to 0.4 s), rows that keep their place
 replaced without re-sorting 10,000 rows per batch, and a cursor move repainting two lines instead of the table.
+(Building rows in the cache's thread was tried and dropped: it made start-up slower, through the GIL.)
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ cluster would cost more memory than everything else together, and the answer is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
+from typing import Callable
 
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -22,7 +22,6 @@ from textual.message_pump import MessagePump
 from tui.kube.cache import ENDPOINTSLICES, PODS, SERVICES, Backoff, Batch, ListWatchCache, Resource
 from tui.kube.client import Connection
 from tui.kube.connection import Clock, ConnectionState, utc_now
-from tui.kube.models import ServiceView
 
 Key = tuple[str, str]
 
@@ -57,13 +56,10 @@ class LiveFeed:
     """Starts, restarts and stops the caches of one screen. Call from the UI thread only."""
 
     def __init__(self, target: MessagePump, *, header: Callable[[ConnectionState], None] | None = None,
-                 prepare: Callable[[ServiceView], None] | None = None, clock: Clock = utc_now,
-                 coalesce: float = 0.05, backoff: Callable[[], Backoff] = Backoff) -> None:
+                 clock: Clock = utc_now, coalesce: float = 0.05,
+                 backoff: Callable[[], Backoff] = Backoff) -> None:
         self.target = target
         self.header = header or (lambda state: None)  # the app's connection state (the header)
-        # Called in the Services cache's thread with each ServiceView it builds, so that work for the UI (its
-        # row) overlaps the list's network waits instead of blocking the screen when the batch lands.
-        self.prepare = prepare
         self.clock = clock
         self.coalesce = coalesce
         self.backoff = backoff
@@ -79,17 +75,7 @@ class LiveFeed:
         self.stop()
         self.connection = connection
         namespace = None if connection.all_namespaces else connection.namespace
-        services = SERVICES
-        if self.prepare is not None:
-            prepare = self.prepare
-
-            def model(obj: Mapping[str, Any]) -> ServiceView:
-                view = ServiceView.from_api(obj)
-                prepare(view)
-                return view
-
-            services = replace(SERVICES, model=model)
-        for resource in (services, ENDPOINTSLICES):
+        for resource in (SERVICES, ENDPOINTSLICES):
             self.scope_caches.append(self._start(resource, namespace, None, header=True))
 
     def stop(self) -> None:

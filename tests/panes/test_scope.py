@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from textual.widgets import Input, OptionList
+from textual.widgets import OptionList
 
 from tests.panes.conftest import SIZE, Kube, make_app, names, synced, until
 from tui.config import StateStore, state_dir

@@ -18,8 +18,8 @@ async def test_follows_services_created_changed_and_deleted(kube, app_for):
         await until(pilot, lambda: names(pane) == ["api", "web"], "api to appear")
         assert cells(pane, "ports")[0] == "80:30002/TCP"  # kubectl's PORT(S)
         kube.v1.patch_namespaced_service("api", "dev", {"spec": {"ports": [
-            {"name": "a", "port": 80, "nodePort": 30002, "targetPort": 8080}, {"name": "b", "port": 81, "targetPort": 8081,
-                                                                  "nodePort": 30003}]}})
+            {"name": "a", "port": 80, "nodePort": 30002, "targetPort": 8080},
+            {"name": "b", "port": 81, "targetPort": 8081, "nodePort": 30003}]}})
         await until(pilot, lambda: cells(pane, "ports")[0] == "80:30002/TCP,81:30003/TCP", "the port change")
         kube.delete_service("web")
         await until(pilot, lambda: names(pane) == ["api"], "web to go")

@@ -97,8 +97,7 @@ class MainScreen(BaseScreen):
 
     def on_mount(self) -> None:
         app = self.svcscope
-        self.feed = LiveFeed(self, header=self._header_state, clock=app.clock,
-                             prepare=lambda view: self._rows.prepare(view, app.clock()))
+        self.feed = LiveFeed(self, header=self._header_state, clock=app.clock)
         self.watch(app, "scope", self._scope_changed, init=False)
         app.refresh_signal.subscribe(self, self._refresh)
         self.set_interval(AGE_TICK, self._tick_ages, name="service-ages")

@@ -6,8 +6,8 @@ or none ready. Yellow (warning): some endpoints not ready, or a LoadBalancer sti
 
 Columns at 80 columns: NAME, TYPE, CLUSTER-IP, PORT(S), ENDPOINTS, AGE always (and NAMESPACE with all namespaces),
 then EXTERNAL-IP, SELECTOR and AFFINITY as the width allows; when even those are too wide, long names and port
-lists are cut (ending in ~) rather than pushing ENDPOINTS off screen. `w` shows every column in full. `s` sorts by the next column,
-`S` reverses; addresses sort as addresses, ENDPOINTS by the ready count, AGE by the creation time.
+lists are cut (ending in ~) rather than pushing ENDPOINTS off screen. `w` shows every column in full. `s` sorts
+by the next column, `S` reverses; addresses sort as addresses, ENDPOINTS by the ready count, AGE by the creation time.
 """
 
 from __future__ import annotations
@@ -85,12 +85,6 @@ class ServiceRows:
             row = Row(view.key, tuple(cells), LEVELS[service_health(view, ready, total)], known[1].sort_keys)
         self._known[view.key] = (view, row)
         return row
-
-    def prepare(self, view: ServiceView, now: datetime) -> None:
-        """Build the row of a view before the UI needs it (the cache's thread calls this as each model is built,
-        overlapping the wait for the next page of a list); `row()` then only fills in the counts. Thread-safe:
-        a row is only ever used for the very view it was built from."""
-        self._known[view.key] = (view, service_pane_row(view, (0, 0), now))
 
     def forget(self, keys: Iterable[tuple[str, str]]) -> None:
         for key in keys:
