@@ -119,6 +119,11 @@ class WatchStream:
         self._sent_columns = False
         self._pending: list[bytes] = []
         self._pending_size = 0
+        # Progress of the whole store, as the apiserver's watch cache follows etcd: a bookmark may carry a
+        # resourceVersion written by another resource, once every event of ours up to it has been taken.
+        self._seen_rv = 0
+        self._posted = 0  # our events handed to the loop (store thread)
+        self._taken = 0   # ... and taken from the queue (loop)
 
     # -- control, from any thread -----------------------------------------------------------------------------
 
@@ -132,7 +137,14 @@ class WatchStream:
 
     def _on_event(self, ev: Event) -> None:
         if ev.resource is self.opts.resource:
+            self._posted += 1  # before _seen_rv moves: a bookmark that reads both never passes an untaken event
             self.loop.call_soon_threadsafe(self.queue.put_nowait, ("event", ev, False))
+        self._seen_rv = ev.rv
+
+    def _progress(self, last_rv: int) -> int:
+        """The resourceVersion a bookmark may carry now: the store's, when none of our events is in flight."""
+        seen = self._seen_rv
+        return max(last_rv, seen) if self._posted == self._taken and self.queue.empty() else last_rv
 
     def _translate(self, ev: Event) -> tuple[str, Obj] | None:
         """The event as this watch's selection sees it: an object leaving it is DELETED, entering it ADDED."""
@@ -195,7 +207,7 @@ class WatchStream:
         expired: errors.ApiError | None = None
         with self.store.lock:  # the starting point and the subscription as one consistent view
             unsubscribe = self.store.subscribe(self._on_event)
-            last_rv = self.store.resource_version
+            last_rv = self._seen_rv = self.store.resource_version
             if opts.start_rv is None:
                 initial, _ = self.store.list(res, opts.namespace, opts.where)
             else:
@@ -257,6 +269,7 @@ class WatchStream:
                 msg, payload, flag = await asyncio.wait_for(self.queue.get(), max(0.0, min(waits)) if waits else None)
             except asyncio.TimeoutError:
                 if next_bookmark is not None and loop.time() >= next_bookmark:
+                    last_rv = self._progress(last_rv)
                     await resp.write(self._encode(BOOKMARK, bookmark(opts.resource, last_rv)))
                     next_bookmark = loop.time() + self.bookmark_interval
                 continue
@@ -268,6 +281,7 @@ class WatchStream:
                 self._drop_after, self._abrupt = payload, flag
                 continue
             ev: Event = payload
+            self._taken += 1
             if ev.rv <= last_rv:
                 continue  # part of the starting point already sent
             last_rv = ev.rv  # every event of the resource counts, matching or not: a bookmark may pass it
