@@ -45,7 +45,7 @@ class ThreadServer:
 
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", record)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl)
         await site.start()
@@ -98,9 +98,23 @@ def empty_list(kind: str, api_version: str) -> web.Response:
     return web.json_response({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": "1"}, "items": []})
 
 
-async def healthy(request: web.Request) -> web.Response:
-    """Just enough apiserver for the start-up probe: version, services, endpointslices."""
+async def idle_watch(request: web.Request) -> web.StreamResponse:
+    """A watch with nothing to report: open until its timeoutSeconds (or the client leaves), as an apiserver's."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await resp.prepare(request)
+    for _ in range(int(float(request.query.get("timeoutSeconds") or 30))):
+        if request.transport is None or request.transport.is_closing():
+            break
+        await asyncio.sleep(1)
+    return resp
+
+
+async def healthy(request: web.Request) -> web.StreamResponse:
+    """Just enough apiserver for the start-up probe and the panes' watch caches: version, services, endpointslices
+    (empty lists, and watches that stay open with nothing to report)."""
     path = request.path.rstrip("/")  # the Python client asks for "/version/"
+    if request.query.get("watch") in ("true", "1") and path.endswith(("/services", "/endpointslices")):
+        return await idle_watch(request)
     if path == "/version":
         return web.json_response({"major": "1", "minor": "32", "gitVersion": "v1.32.0", "platform": "linux/amd64"})
     if path.endswith("/services"):

@@ -273,13 +273,13 @@ async def test_header_follows_connection_state_with_countdown(make_app):
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
         down = ConnectionState.disconnected(
             FIXED_NOW, error="Nothing answers at http://x (connection refused): check it.",
-            retry_at=FIXED_NOW + timedelta(seconds=4), source="services",
+            retry_at=FIXED_NOW + timedelta(seconds=4), source="a-cache-under-test",
         )
         app.post_message(ConnectionStateChanged(down))
         await pilot.pause()
         assert header_text(app, "state") == "disconnected, retrying in 4s"
         assert "Nothing answers at http://x (connection refused): check it." in notes(messages)
-        app.post_message(ConnectionStateChanged(ConnectionState.connected(FIXED_NOW, source="services")))
+        app.post_message(ConnectionStateChanged(ConnectionState.connected(FIXED_NOW, source="a-cache-under-test")))
         await pilot.pause()
         assert header_text(app, "state") == "connected"
         assert any(n.startswith("Connection to http://127.0.0.1:") and n.endswith("restored.") for n in notes(messages))

@@ -14,7 +14,19 @@ from tui.widgets.command_line import JumpInput
 SIZES = [(80, 24), (160, 48)]
 
 
+async def _synced(pilot) -> None:
+    """The main screen's panes have listed what the server holds (the live feed runs in threads)."""
+    from tui.screens.main import MainScreen
+
+    main = pilot.app.screen_stack[0]
+    for _ in range(200):
+        if not isinstance(main, MainScreen) or main.is_synced():
+            return
+        await pilot.pause(0.05)
+
+
 async def _settle(pilot) -> None:
+    await _synced(pilot)
     await pilot.pause()
     await pilot.wait_for_scheduled_animations()
 
@@ -32,6 +44,7 @@ def test_help_screen(snap_compare, make_app, size):
 def test_command_line_completing_a_namespace(snap_compare, make_app):
     async def type_partial_namespace(pilot) -> None:
         app = pilot.app
+        await _synced(pilot)
         for _ in range(200):  # the namespace list arrives from a worker
             if app.known_namespaces:
                 break
@@ -47,6 +60,7 @@ def test_command_line_completing_a_namespace(snap_compare, make_app):
 def test_namespace_picker(snap_compare, make_app):
     async def open_picker(pilot) -> None:
         app = pilot.app
+        await _synced(pilot)
         for _ in range(200):
             if app.known_namespaces:
                 break

@@ -105,3 +105,31 @@ async def test_set_rows_replaces_everything() -> None:
         await pilot.pause()
         assert table.visible_keys() == ["new-00000", "new-00001", "new-00002"]
         assert not any(line.startswith("svc-") for line in screen_text(app))
+
+
+async def test_rows_that_keep_their_place_are_replaced_without_a_resort() -> None:
+    app = TableApp(make_rows(1000))
+    async with app.run_test(size=(40, 10)) as pilot:
+        table = app.query_one(FastTable)
+        table.focus()
+        await pilot.press("down", "down")
+        order = table.visible_keys()
+        resorts = []
+        original = table._reorder
+        table._reorder = lambda: (resorts.append(1), original())  # type: ignore[method-assign]
+        # a changed cell that does not move the row: no re-sort, the new text is shown, the cursor stays
+        table.apply(upserts=[Row("svc-00002", ("svc-00002", "two"), level="error", sort_keys=(None, 2))])
+        await pilot.pause()
+        assert resorts == [] and table.visible_keys() == order and table.cursor_key == "svc-00002"
+        assert screen_text(app)[3].split() == ["svc-00002", "two"]
+        # sorted by N, a changed N moves the row: re-sorted
+        table.sort_by(1)
+        resorts.clear()
+        table.apply(upserts=[Row("svc-00002", ("svc-00002", "5000"), sort_keys=(None, 5000))])
+        assert resorts == [1] and table.visible_keys()[-1] == "svc-00002"
+        # a filter that the change flips: re-sorted (the row leaves the view)
+        table.sort_by(None)
+        table.set_filter(lambda r: r.level != "error")
+        resorts.clear()
+        table.apply(upserts=[Row("svc-00005", ("svc-00005", "5"), level="error", sort_keys=(None, 5))])
+        assert resorts == [1] and "svc-00005" not in table.visible_keys()

@@ -11,13 +11,14 @@ a watch event lands above it).
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
-from typing import Callable, Hashable, Iterable, Sequence
+from typing import Callable, Hashable, Iterable, Mapping, Sequence
 
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -32,6 +33,9 @@ class Column:
     label: str
     width: int
     align_right: bool = False
+    # Which of a row's cells this column shows; -1: the cell at the column's own position. Lets a pane keep every
+    # cell in its rows and show a subset (narrow terminals) without rebuilding a row when the columns change.
+    cell: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +83,14 @@ class FastTable(ScrollView, can_focus=True):
     }
 
     BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
-        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False),
-        Binding("home,g", "edge(0)", "Top", show=False),
-        Binding("end,G", "edge(1)", "Bottom", show=False),
-        Binding("enter", "select", "Select", show=False),
+        Binding("up,k", "cursor(-1)", "up", show=False),
+        Binding("down,j", "cursor(1)", "down", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "page up", show=False),
+        Binding("pagedown,ctrl+f", "page(1)", "page down", show=False),
+        Binding("home,g", "edge(0)", "top", show=False),
+        Binding("end,G", "edge(1)", "bottom", show=False),
+        # No description: a table's enter means what its pane says (help lists the pane's own binding).
+        Binding("enter", "select", "", show=False),
     ]
 
     class RowHighlighted(Message):
@@ -123,8 +128,11 @@ class FastTable(ScrollView, can_focus=True):
         self._sort_column: int | None = None
         self._sort_reverse = False
         self._filter: Callable[[Row], bool] | None = None
+        self._cell_sort: dict[int, Callable[[str], object]] = {}
+        self._base_style: Style | None = None
         self._cursor_key: Key | None = None
         self.empty_text = empty_text
+        self.empty_level = ""  # "" (muted), or a row level ("error", "warning") for an empty text that is a problem
 
     # -- data ----------------------------------------------------------------------------------------------
 
@@ -164,7 +172,16 @@ class FastTable(ScrollView, can_focus=True):
         self._reorder()
 
     def apply(self, upserts: Iterable[Row] = (), deletes: Iterable[Key] = ()) -> None:
-        """A change batch: cost proportional to the batch, plus one re-sort."""
+        """A change batch. Rows that keep their place (same sort value, same filter verdict: a count or a colour
+        changed) are replaced in place, at a cost proportional to the batch; anything else costs one re-sort."""
+        upserts = list(upserts)
+        deletes = [k for k in deletes if k in self._rows]
+        if not deletes and all(self._keeps_place(r) for r in upserts):
+            for r in upserts:
+                self._rows[r.key] = r
+                self._strips.pop(r.key, None)
+            self.refresh()
+            return
         for key in deletes:
             self._rows.pop(key, None)
             self._strips.pop(key, None)
@@ -173,11 +190,21 @@ class FastTable(ScrollView, can_focus=True):
             self._strips.pop(r.key, None)
         self._reorder()
 
+    def _keeps_place(self, new: Row) -> bool:
+        old = self._rows.get(new.key)
+        if old is None:
+            return False
+        if self._filter is not None and self._filter(old) != self._filter(new):
+            return False
+        col = self._sort_column
+        return col is None or self._sort_value(old, col) == self._sort_value(new, col)
+
     def set_filter(self, predicate: Callable[[Row], bool] | None) -> None:
         self._filter = predicate
         self._reorder()
 
     def sort_by(self, column: int | None, reverse: bool = False) -> None:
+        """Sort by a cell index (see Column.cell), or None for the rows' key order."""
         self._sort_column = column
         self._sort_reverse = reverse
         self._reorder()
@@ -186,17 +213,27 @@ class FastTable(ScrollView, can_focus=True):
     def sort_state(self) -> tuple[int | None, bool]:
         return self._sort_column, self._sort_reverse
 
+    def set_cell_sort_keys(self, keys: Mapping[int, Callable[[str], object]]) -> None:
+        """Sort keys computed from a cell's text, and only when sorting by it (an address parsed as an address):
+        cheaper than every row carrying them in `Row.sort_keys`, which still wins when given."""
+        self._cell_sort = dict(keys)
+
     def _sort_value(self, row: Row, col: int) -> object:
         if row.sort_keys is not None and col < len(row.sort_keys) and row.sort_keys[col] is not None:
             return row.sort_keys[col]
-        return row.cells[col] if col < len(row.cells) else ""
+        text = row.cells[col] if col < len(row.cells) else ""
+        key = self._cell_sort.get(col)
+        return key(text) if key is not None else text
 
     def _reorder(self) -> None:
         rows: Iterable[Row] = self._rows.values()
         if self._filter is not None:
             rows = [r for r in rows if self._filter(r)]
         if self._sort_column is None:
-            order = sorted(rows, key=lambda r: (str(r.key),))
+            try:  # the keys' own order (tuples of names and numbers), else their text
+                order = sorted(rows, key=lambda r: r.key)  # type: ignore[arg-type, return-value]
+            except TypeError:
+                order = sorted(rows, key=lambda r: str(r.key))
         else:
             col = self._sort_column
             order = sorted(rows, key=lambda r: (self._sort_value(r, col), str(r.key)), reverse=self._sort_reverse)
@@ -211,8 +248,23 @@ class FastTable(ScrollView, can_focus=True):
         self._update_virtual_size()
         self.refresh()
 
+    def update_in_place(self, rows: Iterable[Row]) -> None:
+        """Replace rows whose position cannot change (new cell text, same sort value): no re-sort, only a repaint.
+        Rows not in the table are ignored. For periodic refreshes such as ticking ages."""
+        for r in rows:
+            if r.key in self._rows:
+                self._rows[r.key] = r
+                self._strips.pop(r.key, None)
+        self.refresh()
+
+    def visible_window(self) -> list[Key]:
+        """The keys of the rows on screen now."""
+        top = int(self.scroll_y)
+        body = max(self.scrollable_content_region.height - 1, 0)
+        return self._order[top: top + body]
+
     def _update_virtual_size(self) -> None:
-        width = sum(c.width + 1 for c in self._columns)
+        width = max(sum(c.width + 1 for c in self._columns) - 1, 0)  # columns joined by one space
         self.virtual_size = Size(width, len(self._order) + 1)
 
     # -- cursor --------------------------------------------------------------------------------------------
@@ -249,18 +301,26 @@ class FastTable(ScrollView, can_focus=True):
         self.refresh()
         return True
 
+    def _move(self, index: int) -> None:
+        """Move the cursor; repaint only the two rows involved unless the view scrolled (a key press must repaint
+        quickly at any table size, and with 50,000 rows a full repaint is most of a frame)."""
+        old, top = self.cursor, self.scroll_y
+        self._set_cursor(index, announce=True)
+        if self.scroll_y == top:
+            self.refresh_line(old + 1)  # +1: the header is line 0
+            self.refresh_line(self.cursor + 1)
+        else:
+            self.refresh()
+
     def action_cursor(self, delta: int) -> None:
-        self._set_cursor(self.cursor + delta, announce=True)
-        self.refresh()
+        self._move(self.cursor + delta)
 
     def action_page(self, direction: int) -> None:
         body = max(self.scrollable_content_region.height - 1, 1)
-        self._set_cursor(self.cursor + direction * body, announce=True)
-        self.refresh()
+        self._move(self.cursor + direction * body)
 
     def action_edge(self, end: int) -> None:
-        self._set_cursor(len(self._order) - 1 if end else 0, announce=True)
-        self.refresh()
+        self._move(len(self._order) - 1 if end else 0)
 
     def action_select(self) -> None:
         if self._cursor_key is not None:
@@ -271,8 +331,23 @@ class FastTable(ScrollView, can_focus=True):
     def _line_text(self, cells: Sequence[str]) -> str:
         parts = []
         for i, col in enumerate(self._columns):
-            parts.append(_fit(cells[i] if i < len(cells) else "", col.width, col.align_right))
+            at = col.cell if col.cell >= 0 else i
+            parts.append(_fit(cells[at] if at < len(cells) else "", col.width, col.align_right))
         return " ".join(parts)
+
+    def _header_text(self) -> str:
+        """The column labels; the sorted column carries ^ (ascending) or v (descending), ASCII for any terminal."""
+        labels = []
+        for i, col in enumerate(self._columns):
+            at = col.cell if col.cell >= 0 else i
+            if self._sort_column is not None and at == self._sort_column:
+                labels.append(f"{col.label} {'v' if self._sort_reverse else '^'}")
+            else:
+                labels.append(col.label)
+        return self._line_text_cells(labels)
+
+    def _line_text_cells(self, labels: Sequence[str]) -> str:
+        return " ".join(_fit(text, col.width, col.align_right) for text, col in zip(labels, self._columns))
 
     def _row_strip(self, key: Key, base: Style) -> Strip:
         cached = self._strips.get(key)
@@ -289,24 +364,46 @@ class FastTable(ScrollView, can_focus=True):
         self._strips[key] = strip
         return strip
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # the widget's style walks its ancestors: work it out once per repaint, not once per line
+        self._base_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._base_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         scroll_x = int(self.scroll_x)
-        base = self.rich_style
+        base = self._base_style or self.rich_style
         if y == 0:
             header_style = base + self.get_component_rich_style("fast-table--header")
-            header = Strip([Segment(self._line_text([c.label for c in self._columns]), header_style)])
+            header = Strip([Segment(self._header_text(), header_style)])
             return header.crop_extend(scroll_x, scroll_x + width, header_style)
         index = int(self.scroll_y) + y - 1
         if not self._order:
-            if y == 1:
-                style = base + self.get_component_rich_style("fast-table--empty")
-                return Strip([Segment(" " + self.empty_text, style)]).crop_extend(0, width, base)
+            lines = self._empty_lines(width)
+            if 1 <= y <= len(lines):
+                level = f"fast-table--{self.empty_level}" if self.empty_level else "fast-table--empty"
+                style = base + self.get_component_rich_style(level)
+                return Strip([Segment(" " + lines[y - 1], style)]).crop_extend(0, width, base)
             return Strip.blank(width, base)
         if index >= len(self._order):
             return Strip.blank(width, base)
         strip = self._row_strip(self._order[index], base)
         return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def set_empty_text(self, text: str, level: str = "") -> None:
+        """What an empty table says (why it is empty); wrapped to the table's width."""
+        if (text, level) != (self.empty_text, self.empty_level):
+            self.empty_text, self.empty_level = text, level
+            self.refresh()
+
+    def _empty_lines(self, width: int) -> list[str]:
+        out: list[str] = []
+        for para in self.empty_text.splitlines() or [""]:
+            out.extend(textwrap.wrap(para, max(width - 2, 10)) or [""])
+        return out
 
     def on_resize(self) -> None:
         self._strips.clear()
