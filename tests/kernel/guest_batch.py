@@ -288,12 +288,27 @@ def build_table() -> list:
 @step("readers")
 def reader_checks() -> None:
     from tui.ipvs import ipvsadm
-    from tui.ipvs.netlink import read_netlink
+    from tui.ipvs.netlink import NetlinkReader, read_netlink
     from tui.ipvs.procfs import read_proc_table
 
     t = time.monotonic()
     table = asyncio.run(read_netlink())
     results["netlink_seconds"] = round(time.monotonic() - t, 2)
+
+    async def twice():  # a reader kept across refreshes reuses what did not change, and reads the same table
+        reader = NetlinkReader()
+        try:
+            first = await reader.read()
+            return first, await reader.read()
+        finally:
+            reader.close()
+
+    first, second = asyncio.run(twice())
+    # (the one service with live connections is left out: the kernel's rate estimates in its stats keep moving)
+    unchanged = [(a, b) for a, b in zip(first.virtual_servers, second.virtual_servers) if a.address != "10.0.0.100"]
+    results["reuse_same_objects"] = len(unchanged) > 300 and all(a is b for a, b in unchanged)
+    results["reuse_same_table"] = (ipvsadm.render(second) == ipvsadm.render(table) and
+                                   ipvsadm.render(second, stats=True) == ipvsadm.render(table, stats=True))
     results["netlink_services"] = len(table.virtual_servers)
     results["netlink_real_servers"] = table.real_server_count
     results["netlink_kinds"] = sorted({(vs.protocol or "FWM") + ("6" if vs.af == socket.AF_INET6 else "")

@@ -24,6 +24,10 @@ def test_netlink_reader_prints_exactly_what_ipvsadm_prints(guest: GuestRun):
     assert guest.text("reader_Ln") == guest.text("ipvsadm_Ln")
 
 
+def test_a_reader_kept_across_refreshes_reuses_unchanged_entries(guest: GuestRun):
+    assert guest.results["reuse_same_objects"] and guest.results["reuse_same_table"]
+
+
 def test_netlink_reader_statistics_print_exactly_what_ipvsadm_prints(guest: GuestRun):
     assert guest.text("reader_stats") == guest.text("ipvsadm_stats")
     held = guest.results["held_connections"]

@@ -222,14 +222,16 @@ _FORWARD = tuple(forward_name(i) for i in range(8))
 class _Layout:
     size: int
     unpack: Callable[[bytes | memoryview, int], tuple]  # the payload values only (headers are skipped)
-    headers: Callable[[bytes | memoryview, int], tuple]  # every attribute header as one 32-bit number
-    expected: tuple  # the example's headers
+    mask: int  # 0xFF at every byte of every attribute header, the nest read as one little-endian number
+    expected: int  # the example's header bytes under that mask
     where: dict  # attribute type -> value index, or for a nest {inner type -> value index}
     order: list  # [(attribute type, offset of its end relative to the nest start)] at the top level
     build: Callable | None = None
 
     def matches(self, buf: bytes | memoryview, start: int) -> bool:
-        return self.headers(buf, start) == self.expected
+        """Every attribute header (length and type) equal to the example's: one big-integer comparison."""
+        whole = buf if start == 0 and len(buf) == self.size else buf[start:start + self.size]
+        return int.from_bytes(whole, "little") & self.mask == self.expected
 
 
 def _compile(buf: bytes | memoryview, start: int, end: int, nests: frozenset, raw: frozenset,
@@ -281,22 +283,27 @@ def _compile(buf: bytes | memoryview, start: int, end: int, nests: frozenset, ra
     st = struct.Struct("".join(fmt))
     if st.size != end - start:
         return None
-    hfmt, at = ["="], 0
+    mask = 0
     for h in headers:
-        hfmt.append(f"{h - at}xI" if h > at else "I")
-        at = h + 4
-    hst = struct.Struct("".join(hfmt))
-    return _Layout(st.size, st.unpack_from, hst.unpack_from, hst.unpack_from(buf, start), where, order)
+        mask |= 0xFFFFFFFF << (8 * h)
+    example = int.from_bytes(bytes(buf[start:end]), "little")
+    return _Layout(st.size, st.unpack_from, mask, example & mask, where, order)
 
 
-def _stats_expr(w: dict, *types: int) -> str:
-    """Source text that interns the Stats of a nest, or None if the layout has no complete stats nest."""
+def _stats_lines(w: dict, *types: int) -> list[str]:
+    """Source lines setting `stats` to the interned Stats of a nest (None if the layout has no complete one)."""
     for t in types:
         inner = w.get(t)
         if isinstance(inner, dict) and all(k in inner for k in range(1, 11)):
             vals = ", ".join(f"v[{inner[k]}]" for k in range(1, 11))
-            return f"intern(({vals},), cache)"
-    return "None"
+            return [f"sv = ({vals},)", "stats = cache.get(sv)", "if stats is None:", "    stats = intern(sv, cache)"]
+    return ["stats = None"]
+
+
+def _address_lines(index: int, target: str) -> list[str]:
+    """Source lines setting `target` to the text of address v[index] (remembered per read, see _address)."""
+    return [f"raw = v[{index}]", "hit = addrs.get(raw)",
+            f"{target} = hit[1] if hit is not None and hit[0] == af else address(af, raw, addrs)"]
 
 
 def _interned_stats(values: tuple, cache: dict) -> Stats:
@@ -347,13 +354,15 @@ def _dest_builder(lay: _Layout) -> Callable | None:
     body = [
         f"af = {_opt(w, DEST_ADDR_FAMILY, 'service_af')}",
         "weight = " + _opt(w, DEST_WEIGHT, "0"),
+        *_address_lines(w[DEST_ADDR], "addr"),
+        *_stats_lines(w, DEST_STATS64, DEST_STATS),
         "return RealServer(",
-        f"    address(af, v[{w[DEST_ADDR]}], addrs), frm(v[{w[DEST_PORT]}], 'big'), af,",
+        f"    addr, frm(v[{w[DEST_PORT]}], 'big'), af,",
         f"    {_opt(w, DEST_FWD_METHOD, repr('Masq'), 'FORWARD[v[{}] & 7]')},",
         "    weight - 0x100000000 if weight & 0x80000000 else weight,",
         f"    {_opt(w, DEST_ACTIVE_CONNS, '0')}, {_opt(w, DEST_INACT_CONNS, '0')},",
         f"    {_opt(w, DEST_PERSIST_CONNS, 'None')}, {_opt(w, DEST_U_THRESH, 'None')},",
-        f"    {_opt(w, DEST_L_THRESH, 'None')}, {_stats_expr(w, DEST_STATS64, DEST_STATS)},",
+        f"    {_opt(w, DEST_L_THRESH, 'None')}, stats,",
         f"    {_opt(w, DEST_TUN_TYPE, 'None')}, {_opt(w, DEST_TUN_PORT, 'None', BIG)},",
         f"    {_opt(w, DEST_TUN_FLAGS, 'None')})",
     ]
@@ -377,9 +386,8 @@ def _service_builder(lay: _Layout) -> Callable | None:
     if SVC_FWMARK in w:
         body += [f"fwmark = v[{w[SVC_FWMARK]}]", "protocol, addr, port = '', '', 0"]
     else:
-        body += ["fwmark = 0",
-                 f"protocol, addr, port = protocol_name(v[{w[SVC_PROTOCOL]}]), "
-                 f"address(af, v[{w[SVC_ADDR]}], addrs), frm(v[{w[SVC_PORT]}], 'big')"]
+        body += ["fwmark = 0", *_address_lines(w[SVC_ADDR], "addr"),
+                 f"protocol, port = protocol_name(v[{w[SVC_PROTOCOL]}]), frm(v[{w[SVC_PORT]}], 'big')"]
     if SVC_NETMASK in w:
         body.append(f"netmask = frm(v[{w[SVC_NETMASK]}][:4], 'big' if af == AF_INET else BYTEORDER)")
     else:
@@ -387,9 +395,10 @@ def _service_builder(lay: _Layout) -> Callable | None:
     flags = f"v[{w[SVC_FLAGS][0]}] & v[{w[SVC_FLAGS][1]}]" if SVC_FLAGS in w else "0"
     text = "v[{}].split(b'\\0', 1)[0].decode('ascii', 'replace')"
     body += [
+        *_stats_lines(w, SVC_STATS64, SVC_STATS),
         "vs = VirtualServer(protocol, addr, port, af, fwmark,",
         f"    {_opt(w, SVC_SCHED_NAME, repr(''), text)}, {flags}, {_opt(w, SVC_TIMEOUT, '0')}, netmask,",
-        f"    {_opt(w, SVC_PE_NAME, repr(''), text)}, {_stats_expr(w, SVC_STATS64, SVC_STATS)})",
+        f"    {_opt(w, SVC_PE_NAME, repr(''), text)}, stats)",
         f"return ServiceReply(vs, KEY_HEAD + bytes(buf[start:start + {key_len}]))",
     ]
     return _generate("build_service", "v, buf, start, cache, addrs", body,
