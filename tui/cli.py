@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "dig",
     "ipvs",
     "check",
+    "create",
 )
 
 
