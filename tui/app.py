@@ -23,7 +23,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from textual import on, work
 from textual.app import App
@@ -91,6 +91,7 @@ class SvcscopeApp(App[int]):
         state: StateStore | None = None,
         registry: JumpRegistry = JUMPS,
         dns_address_map: dict[str, tuple[str, int]] | None = None,
+        ipvs_reader: Callable[[], Any] | None = None,
     ) -> None:
         # Textual decides on colour from NO_COLOR while constructing the app: set it for that moment only, so the
         # setting neither leaks into this process's environment nor into child processes.
@@ -110,6 +111,8 @@ class SvcscopeApp(App[int]):
         self.known_namespaces: tuple[str, ...] = ()
         # The demo's loopback stand-ins for CoreDNS pod and kube-dns addresses (tui.sim.dns_server.SimDns).
         self.dns_address_map = dns_address_map or {}
+        # Makes the IPVS screen's reader (tui.ipvs.readers); None: this node's kernel (the demo: its emulator).
+        self.ipvs_reader = ipvs_reader
         self._states: dict[str, ConnectionState] = {}
         # Published on ctrl+r; panes and caches subscribe to relist.
         self.refresh_signal: Signal[None] = Signal(self, "refresh")
@@ -198,6 +201,20 @@ class SvcscopeApp(App[int]):
         from tui.screens.dns import DnsScreen
 
         self.push_screen(DnsScreen(name, qtype))
+
+    def open_ipvs(self, service: tuple[str, str] | None = None) -> None:
+        """The IPVS screen; with a Service (namespace, name), filtered to its virtual servers."""
+        from tui.screens.ipvs import IPVSScreen
+
+        self.push_screen(IPVSScreen(service))
+
+    def show_service(self, key: tuple[str, str]) -> None:
+        """Back on the main screen, the cursor on this Service (the IPVS screen's enter)."""
+        main = self.main_screen()
+        main.focus_pane("services")
+        if not main.services.move_cursor_to_key(key):
+            self.notify(f"{key[0]}/{key[1]} is not in the Services pane (another namespace, or a filter hides it).",
+                        title="Service")
 
     def context_names(self) -> list[str]:
         return [c.name for c in self.connection.contexts]
@@ -380,6 +397,8 @@ def create_app(
     options: AppOptions = AppOptions(),
     state: StateStore | None = None,
     dns_address_map: dict[str, tuple[str, int]] | None = None,
+    ipvs_reader: Callable[[], Any] | None = None,
 ) -> SvcscopeApp:
     """The one way to build the app, for the CLI and for tests alike."""
-    return SvcscopeApp(connection, clock=clock, options=options, state=state, dns_address_map=dns_address_map)
+    return SvcscopeApp(connection, clock=clock, options=options, state=state, dns_address_map=dns_address_map,
+                       ipvs_reader=ipvs_reader)

@@ -137,6 +137,10 @@ def _dig(app: "SvcscopeApp", arg: str) -> None:
     app.open_dns(arg)
 
 
+def _ipvs(app: "SvcscopeApp", arg: str) -> None:
+    app.open_ipvs()
+
+
 def _help(app: "SvcscopeApp", arg: str) -> None:
     app.action_help()
 
@@ -161,7 +165,7 @@ JUMPS = JumpRegistry(
         ),
         JumpCommand("ns", "switch namespace (`all`: every one; no name: a picker)", _namespace, arg="NAME", complete=_namespaces),
         JumpCommand("ctx", "switch kubeconfig context (no name: a picker)", _context, aliases=("context",), arg="NAME", complete=_contexts),
-        JumpCommand("ipvs", "this node's IPVS table", not_built("The IPVS pane", 4)),
+        JumpCommand("ipvs", "this node's IPVS table", _ipvs),
         JumpCommand("dig", "the DNS screen: dig a name (svc/NAME, FQDN), judged by the slices", _dig, arg="NAME"),
         JumpCommand("proxy", "kube-proxy mode and settings", not_built("The kube-proxy screen", 7)),
         JumpCommand(

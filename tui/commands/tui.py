@@ -37,6 +37,7 @@ class Session:
     options: "AppOptions"
     state: StateStore
     dns_address_map: dict[str, tuple[str, int]] | None = None  # the demo's DNS (tui.sim.dns_server.SimDns)
+    ipvs_reader: Any = None  # the demo's IPVS table (tui.ipvs.readers.EmulatorReader); None: this node's kernel
 
 
 def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
@@ -46,8 +47,9 @@ def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
     state = StateStore(state_dir())
     kubeconfig, context = args.kubeconfig, args.context
     dns_map: dict[str, tuple[str, int]] = {}
+    demo_parts: dict[str, Any] = {}
     if args.demo:
-        kubeconfig, context = start_demo(stack, args, dns_map)
+        kubeconfig, context = start_demo(stack, args, dns_map, demo_parts)
     conn = connect(kubeconfig, context, args.namespace, args.all_namespaces, fallback_context=state.last_context)
     stack.callback(conn.close)
     remembered = apply_remembered(conn, state, args)  # same client, another scope
@@ -67,7 +69,7 @@ def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
         no_color=settings.no_color,
         theme=settings.theme,
     )
-    return Session(conn, options, state, dns_map or None)
+    return Session(conn, options, state, dns_map or None, demo_parts.get("ipvs_reader"))
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -83,7 +85,7 @@ def run_tui(args: argparse.Namespace) -> int:
         from tui.app import create_app
 
         app = create_app(session.connection, options=session.options, state=session.state,
-                         dns_address_map=session.dns_address_map)
+                         dns_address_map=session.dns_address_map, ipvs_reader=session.ipvs_reader)
         stack.callback(lambda: app.connection.close())  # after a `:ctx` the app holds another client
         app.run()
         return app.return_code or 0
@@ -103,9 +105,11 @@ def apply_remembered(conn: Connection, state: StateStore, args: argparse.Namespa
 
 
 def start_demo(stack: ExitStack, args: argparse.Namespace,
-               dns_map: dict[str, tuple[str, int]] | None = None) -> tuple[str, str]:
+               dns_map: dict[str, tuple[str, int]] | None = None,
+               parts: dict[str, Any] | None = None) -> tuple[str, str]:
     """Start the simulated cluster in-process and write a kubeconfig for it; both undone when the stack closes.
     Its cluster DNS runs too; `dns_map` receives where its CoreDNS pod and kube-dns addresses answer on loopback.
+    Its kube-proxy emulator keeps the first node's IPVS table; `parts["ipvs_reader"]` receives a reader of it.
 
     The app then connects through that kubeconfig exactly as it would to a real cluster.
     """
@@ -120,6 +124,10 @@ def start_demo(stack: ExitStack, args: argparse.Namespace,
     sim: Any = SimCluster(scenario=DEMO_SCENARIO)
     sim_dns = SimDns(sim.store)
     sim.add_component(sim_dns)
+    from tui.ipvs.readers import EmulatorReader
+    from tui.sim.kubeproxy import ensure_emulator
+
+    emulator = ensure_emulator(sim)
     try:
         sim.start()
     except Exception as exc:  # noqa: BLE001 - a failed start is one sentence, not a traceback
@@ -127,6 +135,8 @@ def start_demo(stack: ExitStack, args: argparse.Namespace,
     stack.callback(sim.stop)
     if dns_map is not None:
         dns_map.update(sim_dns.address_map)
+    if parts is not None:
+        parts["ipvs_reader"] = lambda: EmulatorReader(emulator)
     directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="svcscope-demo-")))
     path = directory / "kubeconfig"
     sim.write_kubeconfig(path, context=DEMO_CONTEXT, namespace=DEMO_NAMESPACE)

@@ -55,6 +55,7 @@ class MainScreen(BaseScreen):
         Binding("shift+tab", "switch_pane", "switch pane", show=False),
         Binding("y", "detail('yaml')", "yaml"),
         Binding("d", "detail('describe')", "describe"),
+        Binding("i", "ipvs", "IPVS of the Service", show=False),
     ]
     DEFAULT_CSS = """
     MainScreen #body { height: 1fr; }
@@ -331,6 +332,9 @@ class MainScreen(BaseScreen):
             self.svcscope.notify("Select a Service first.", title="Detail")
             return
         self.app.push_screen(DetailScreen(view.key, mode, view.raw, self.state.slices_of(view.key)))
+
+    def action_ipvs(self) -> None:
+        self.svcscope.open_ipvs(self.selected)
 
     @on(LivePane.FilterRequested)
     def _filter_requested(self, event: LivePane.FilterRequested) -> None:
