@@ -19,7 +19,6 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from tui.cli import add_connection_args
 from tui.commands import oneshot
 from tui.kube.cache import ENDPOINTSLICES, PODS, SERVICES, Lister
 from tui.kube.client import explain_error
@@ -32,12 +31,12 @@ DEMO_NODE = "node1"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "check", help="check Services across API, EndpointSlices, IPVS (and DNS); exit 1 when any check fails",
+    parser = oneshot.add_parser(
+        subparsers, "check", run, outputs=None,
+        help="check Services across API, EndpointSlices, IPVS (and DNS); exit 1 when any check fails",
         description="Join each Service with its EndpointSlices, pods, this node's IPVS table and (with --dns) "
                     "DNS, and print every disagreement. Exit 0: all pass; 1: an error found; 2: could not check.",
     )
-    add_connection_args(parser)
     parser.add_argument("services", nargs="*", metavar="SERVICE", help="only these Services (default: all)")
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
     parser.add_argument("--node", help="the Node this machine is (default: the Node named like this host)")
@@ -47,7 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also ask each CoreDNS pod for every Service's name and check the answers")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only Services with findings")
     parser.add_argument("--scenario", default="tutorial", help="with --demo: the simulated cluster's scenario")
-    parser.set_defaults(func=run)
 
 
 class _Cannot(Exception):

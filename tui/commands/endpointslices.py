@@ -13,7 +13,6 @@ import sys
 
 from kubernetes import client as k8s
 
-from tui.cli import add_connection_args
 from tui.commands import oneshot
 from tui.kube.cache import PODS, SERVICES, ENDPOINTSLICES, Lister
 from tui.kube.models import SERVICE_NAME_LABEL, PodView, ServiceView, SliceView
@@ -22,19 +21,14 @@ from tui.kube.rows import (ENDPOINT_COLUMNS, KUBECTL_SLICE_COLUMNS, Column, colu
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "endpointslices", aliases=["eps"], help="print EndpointSlice endpoints (with --once)",
+    parser = oneshot.add_parser(
+        subparsers, "endpointslices", run, aliases=("eps",), help="print EndpointSlice endpoints (with --once)",
         description="Print EndpointSlices endpoint by endpoint; -o wide matches `kubectl get endpointslices`.",
     )
-    add_connection_args(parser)
-    oneshot.add_once_args(parser)
     parser.add_argument("service", nargs="?", help="only the slices of this Service")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not oneshot.require_once(args, "endpointslices"):
-        return 2
     return oneshot.execute(args, "endpointslices", lambda api, ns: _print(args, api, ns))
 
 

@@ -14,7 +14,6 @@ import asyncio
 import json
 import sys
 
-from tui.cli import add_connection_args
 from tui.commands import oneshot
 from tui.ipvs import ipvsadm, rows
 from tui.ipvs.model import IPVSTable
@@ -25,24 +24,19 @@ SOURCE_NAMES = {"netlink": "netlink", "proc": "/proc/net/ip_vs", "emulated": "th
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "ipvs", help="print this node's IPVS table (with --once)",
+    parser = oneshot.add_parser(
+        subparsers, "ipvs", run, outputs=("wide", "json", "ipvsadm"), help="print this node's IPVS table (with --once)",
         description="Print this node's IPVS table as the IPVS pane shows it; -o ipvsadm matches "
                     "`ipvsadm -Ln --exact` byte for byte.",
     )
-    add_connection_args(parser)
-    oneshot.add_once_args(parser, ("wide", "json", "ipvsadm"))
     parser.add_argument("--stats", action="store_true",
                         help="with -o ipvsadm: `ipvsadm -Ln --stats --exact`; otherwise the same as -o wide")
     parser.add_argument("--source", choices=SOURCES, default="auto",
                         help="netlink (needs CAP_NET_ADMIN), proc (/proc/net/ip_vs), or auto: netlink, else proc")
     parser.add_argument("--node", help="with --demo: the simulated node whose table to show (default: the first)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not oneshot.require_once(args, "ipvs"):
-        return 2
     try:
         table = _demo_table(args) if args.demo else asyncio.run(read_table(args.source))
     except IPVSUnavailable as exc:

@@ -25,14 +25,27 @@ class OneShotError(Exception):
     """A failure already put in words for the user."""
 
 
-def add_once_args(parser: argparse.ArgumentParser, outputs: tuple[str, ...] = ("wide", "json")) -> None:
+def add_parser(subparsers: argparse._SubParsersAction, name: str, run: Callable[[argparse.Namespace], int], *,
+               help: str, description: str, aliases: tuple[str, ...] = (),
+               outputs: tuple[str, ...] | None = ("wide", "json")) -> argparse.ArgumentParser:
+    """A one-shot command's parser: the connection flags and, with `outputs`, `--once` and `-o` (`run` then only
+    runs with --once). Without `outputs` the command prints without --once and adds its own -o."""
+    from tui.cli import add_connection_args
+
+    parser = subparsers.add_parser(name, aliases=list(aliases), help=help, description=description)
+    add_connection_args(parser)
+    if outputs is None:
+        parser.set_defaults(func=run)
+        return parser
     parser.add_argument("--once", action="store_true", help="print the rows once and exit (required for now)")
     parser.add_argument("-o", "--output", choices=outputs,
                         help="wide: exactly kubectl's `-o wide` table; json: the rows as JSON "
                              "(default: svcscope's own columns)")
+    parser.set_defaults(func=lambda args: run(args) if _require_once(args, name) else 2)
+    return parser
 
 
-def require_once(args: argparse.Namespace, command: str) -> bool:
+def _require_once(args: argparse.Namespace, command: str) -> bool:
     if args.once:
         return True
     print(f"svcscope {command}: add --once to print the rows and exit; the live view is `svcscope` "

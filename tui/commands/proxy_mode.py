@@ -81,7 +81,8 @@ def _with_cluster(args: argparse.Namespace, body: Callable[[Any, _Context], int]
     import urllib3
     from kubernetes.client.exceptions import ApiException
 
-    from tui.kube.client import KubeConnectionError, connect, explain_error
+    from tui.commands.oneshot import OneShotError, connection
+    from tui.kube.client import explain_error
     from tui.kube.guard import Guard, ReadOnlyError
     from tui.kube.proxy_switch import ProxySwitch, SwitchError
 
@@ -104,7 +105,7 @@ def _with_cluster(args: argparse.Namespace, body: Callable[[Any, _Context], int]
             ctx.demo, ctx.sim = kp, sim
             kw.update(node_env=kp.node_env(node), this_node=node, locator=kp.locator(), poll_interval=0.2)
         else:
-            api = connect(args.kubeconfig, args.context).api_client
+            api = connection(args).api_client
             if args.node:
                 kw["this_node"] = args.node
         if args.metrics_address:
@@ -125,7 +126,7 @@ def _with_cluster(args: argparse.Namespace, body: Callable[[Any, _Context], int]
         return EXIT_READ_ONLY
     except SwitchError as exc:
         print(f"svcscope proxy-mode: {exc}.", file=sys.stderr)
-    except KubeConnectionError as exc:
+    except OneShotError as exc:
         print(f"svcscope proxy-mode: {exc}", file=sys.stderr)
     except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
         print(f"svcscope proxy-mode: {explain_error(exc)}", file=sys.stderr)

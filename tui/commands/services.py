@@ -12,7 +12,6 @@ import sys
 
 from kubernetes import client as k8s
 
-from tui.cli import add_connection_args
 from tui.commands import oneshot
 from tui.kube.cache import ENDPOINTSLICES, SERVICES, Batch, Lister
 from tui.kube.models import ServiceView
@@ -21,19 +20,14 @@ from tui.kube.state import ClusterState
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "services", aliases=["svc"], help="print the Services (with --once)",
+    parser = oneshot.add_parser(
+        subparsers, "services", run, aliases=("svc",), help="print the Services (with --once)",
         description="Print the Services as the Services pane shows them; -o wide matches `kubectl get svc -o wide`.",
     )
-    add_connection_args(parser)
-    oneshot.add_once_args(parser)
     parser.add_argument("-l", "--selector", help="only Services whose labels match (kubectl's label selector)")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not oneshot.require_once(args, "services"):
-        return 2
     return oneshot.execute(args, "services", lambda api, ns: _print(args, api, ns))
 
 

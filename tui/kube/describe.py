@@ -184,14 +184,8 @@ def describe_service(obj: Obj, slices: Sequence[SliceView], events: Sequence[Obj
     w.append(f"IP:\t{spec.get('clusterIP', '')}\n")
     ips = [str(ip) for ip in _list(spec.get("clusterIPs"))]
     w.append(f"IPs:\t{','.join(ips) if ips else '<none>'}\n")
-    if _list(spec.get("externalIPs")):
-        w.append(f"External IPs:\t{','.join(map(str, spec['externalIPs']))}\n")
-    if spec.get("loadBalancerIP"):
-        w.append(f"IP:\t{spec['loadBalancerIP']}\n")
-    if spec.get("externalName"):
-        w.append(f"External Name:\t{spec['externalName']}\n")
-    if spec.get("loadBalancerClass"):
-        w.append(f"LoadBalancer Class:\t{spec['loadBalancerClass']}\n")
+    _optional(w, spec, ("External IPs", "externalIPs"), ("IP", "loadBalancerIP"), ("External Name", "externalName"),
+              ("LoadBalancer Class", "loadBalancerClass"))
     if _list(_dict(status.get("loadBalancer")).get("ingress")):
         w.append(f"LoadBalancer Ingress:\t{_ingress(status)}\n")
     for p in _list(spec.get("ports")):
@@ -205,16 +199,21 @@ def describe_service(obj: Obj, slices: Sequence[SliceView], events: Sequence[Obj
             w.append(f"NodePort:\t{name}\t{p['nodePort']}/{proto}\n")
         w.append(f"Endpoints:\t{format_slice_endpoints(slices, p.get('name') or '')}\n")
     w.append(f"Session Affinity:\t{spec.get('sessionAffinity', '')}\n")
-    if spec.get("externalTrafficPolicy"):
-        w.append(f"External Traffic Policy:\t{spec['externalTrafficPolicy']}\n")
-    if spec.get("internalTrafficPolicy"):
-        w.append(f"Internal Traffic Policy:\t{spec['internalTrafficPolicy']}\n")
-    if spec.get("healthCheckNodePort"):
-        w.append(f"HealthCheck NodePort:\t{spec['healthCheckNodePort']}\n")
-    if _list(spec.get("loadBalancerSourceRanges")):
-        w.append(f"LoadBalancer Source Ranges:\t{','.join(map(str, spec['loadBalancerSourceRanges']))}\n")
+    _optional(w, spec, ("External Traffic Policy", "externalTrafficPolicy"),
+              ("Internal Traffic Policy", "internalTrafficPolicy"), ("HealthCheck NodePort", "healthCheckNodePort"),
+              ("LoadBalancer Source Ranges", "loadBalancerSourceRanges"))
     w.append(_events(events, now))
     return tabwrite("".join(w))
+
+
+def _optional(w: list[str], spec: Mapping[str, Any], *fields: tuple[str, str]) -> None:
+    """kubectl's lines that show only when the field is set; a list is joined with commas."""
+    for title, key in fields:
+        value = spec.get(key)
+        if isinstance(value, list):
+            value = ",".join(map(str, value))
+        if value:
+            w.append(f"{title}:\t{value}\n")
 
 
 def _event_time(ev: Obj) -> datetime | None:

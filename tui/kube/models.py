@@ -34,6 +34,24 @@ def _list(v: Any) -> list[Any]:
     return v if type(v) is list else (list(v) if isinstance(v, list) else [])
 
 
+def _pairs(v: Any) -> tuple[tuple[str, str], ...]:
+    """Labels, annotations or a selector as sorted (key, value) pairs: hashable, and in a stable order."""
+    return tuple(sorted((str(k), str(v)) for k, v in _dict(v).items()))
+
+
+def _parts(obj: Obj) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[str]]:
+    """metadata, spec, status of an API object, and its problems so far (a missing spec)."""
+    problems = [] if isinstance(obj.get("spec"), Mapping) else ["spec is missing or not an object"]
+    return _dict(obj.get("metadata")), _dict(obj.get("spec")), _dict(obj.get("status")), problems
+
+
+def _identity(meta: dict[str, Any]) -> dict[str, Any]:
+    """The fields every view with an identity takes from metadata, as keyword arguments."""
+    return {"namespace": _str(meta.get("namespace")), "name": _str(meta.get("name")), "uid": _str(meta.get("uid")),
+            "resource_version": _str(meta.get("resourceVersion")), "labels": _pairs(meta.get("labels")),
+            "created": parse_time(_str(meta.get("creationTimestamp")))}
+
+
 _TIME_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z\Z")
 
 
@@ -112,8 +130,20 @@ class ServicePort:
         return f"{self.port}/{self.protocol}"
 
 
+class _Named:
+    """A namespaced object's view: its (namespace, name) key, how caches and panes index it."""
+
+    __slots__ = ()
+    namespace: str
+    name: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
 @dataclass(frozen=True, slots=True)
-class ServiceView:
+class ServiceView(_Named):
     namespace: str
     name: str
     uid: str
@@ -135,10 +165,6 @@ class ServiceView:
     created: datetime | None
     problems: tuple[str, ...] = ()
     raw: Obj = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.namespace, self.name)
 
     @property
     def headless(self) -> bool:
@@ -178,20 +204,13 @@ class ServiceView:
 
     @classmethod
     def from_api(cls, obj: Obj) -> "ServiceView":
-        problems: list[str] = []
-        meta = _dict(obj.get("metadata"))
-        spec = _dict(obj.get("spec"))
-        status = _dict(obj.get("status"))
-        if not isinstance(obj.get("spec"), Mapping):
-            problems.append("spec is missing or not an object")
+        meta, spec, status, problems = _parts(obj)
         ports: list[ServicePort] = []
         for i, p in enumerate(_list(spec.get("ports"))):
             if isinstance(p, Mapping) and isinstance(p.get("port"), int):
                 ports.append(ServicePort.from_api(p))
             else:
                 problems.append(f"spec.ports[{i}] is malformed")
-        selector = _dict(spec.get("selector"))
-        labels = _dict(meta.get("labels"))
         affinity_cfg = _dict(_dict(spec.get("sessionAffinityConfig")).get("clientIP"))
         timeout = affinity_cfg.get("timeoutSeconds")
         lb = []
@@ -200,10 +219,7 @@ class ServiceView:
                 lb.append(_str(ing.get("ip")) or _str(ing.get("hostname")))
         cluster_ip = _str(spec.get("clusterIP"))
         return cls(
-            namespace=_str(meta.get("namespace")),
-            name=_str(meta.get("name")),
-            uid=_str(meta.get("uid")),
-            resource_version=_str(meta.get("resourceVersion")),
+            **_identity(meta),
             type=_str(spec.get("type"), "ClusterIP"),
             cluster_ip=cluster_ip,
             cluster_ips=tuple(x for x in _list(spec.get("clusterIPs")) if isinstance(x, str)) or
@@ -212,14 +228,12 @@ class ServiceView:
             lb_ingress=tuple(x for x in lb if x),
             external_name=_str(spec.get("externalName")),
             ports=tuple(ports),
-            selector=tuple(sorted((str(k), str(v)) for k, v in selector.items())),
+            selector=_pairs(spec.get("selector")),
             session_affinity=_str(spec.get("sessionAffinity"), "None"),
             affinity_timeout=timeout if isinstance(timeout, int) else None,
             external_traffic_policy=_str(spec.get("externalTrafficPolicy")),
             internal_traffic_policy=_str(spec.get("internalTrafficPolicy")),
             publish_not_ready=bool(spec.get("publishNotReadyAddresses")),
-            labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
-            created=parse_time(_str(meta.get("creationTimestamp"))),
             problems=tuple(problems),
             raw=obj,
         )
@@ -273,7 +287,7 @@ class SliceEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
-class SliceView:
+class SliceView(_Named):
     namespace: str
     name: str
     service: str
@@ -283,10 +297,6 @@ class SliceView:
     created: datetime | None
     problems: tuple[str, ...] = ()
     raw: Obj = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.namespace, self.name)
 
     @classmethod
     def from_api(cls, obj: Obj) -> "SliceView":
@@ -336,7 +346,7 @@ class SliceView:
 
 
 @dataclass(frozen=True, slots=True)
-class PodView:
+class PodView(_Named):
     """What svcscope needs of a pod: whether a selector matches it and why it is (not) an endpoint."""
 
     namespace: str
@@ -360,10 +370,6 @@ class PodView:
     annotations: tuple[tuple[str, str], ...] = ()
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.namespace, self.name)
-
-    @property
     def labels_dict(self) -> dict[str, str]:
         return dict(self.labels)
 
@@ -377,12 +383,7 @@ class PodView:
 
     @classmethod
     def from_api(cls, obj: Obj) -> "PodView":
-        problems: list[str] = []
-        meta = _dict(obj.get("metadata"))
-        spec = _dict(obj.get("spec"))
-        status = _dict(obj.get("status"))
-        if not isinstance(obj.get("spec"), Mapping):
-            problems.append("spec is missing or not an object")
+        meta, spec, status, problems = _parts(obj)
         ips = [_str(_dict(p).get("ip")) for p in _list(status.get("podIPs"))]
         ips = [ip for ip in ips if ip] or ([_str(status.get("podIP"))] if _str(status.get("podIP")) else [])
         ready = any(isinstance(c, Mapping) and c.get("type") == "Ready" and c.get("status") == "True"
@@ -392,11 +393,7 @@ class PodView:
         waiting = next((_str(_dict(_dict(c.get("state")).get("waiting")).get("reason")) for c in containers
                         if _dict(c.get("state")).get("waiting") is not None), "")
         return cls(
-            namespace=_str(meta.get("namespace")),
-            name=_str(meta.get("name")),
-            uid=_str(meta.get("uid")),
-            resource_version=_str(meta.get("resourceVersion")),
-            labels=tuple(sorted((str(k), str(v)) for k, v in _dict(meta.get("labels")).items())),
+            **_identity(meta),
             phase=_str(status.get("phase")),
             pod_ips=tuple(ips),
             node_name=_str(spec.get("nodeName")),
@@ -404,10 +401,9 @@ class PodView:
             deleting=bool(meta.get("deletionTimestamp")),
             hostname=_str(spec.get("hostname")),
             subdomain=_str(spec.get("subdomain")),
-            created=parse_time(_str(meta.get("creationTimestamp"))),
             problems=tuple(problems),
             raw=obj,
             restarts=restarts,
             waiting_reason=waiting,
-            annotations=tuple(sorted((str(k), str(v)) for k, v in _dict(meta.get("annotations")).items())),
+            annotations=_pairs(meta.get("annotations")),
         )

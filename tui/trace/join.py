@@ -3,7 +3,7 @@ each matched to EndpointSlice endpoints and pods, and every disagreement between
 
 Pure: the caller gathers the state (ClusterState views, the node's IPVS table, DNS verdicts) and this module only
 compares. What kube-proxy *should* have programmed comes from the same model of kube-proxy's ipvs proxier that the
-simulated cluster uses (`tui.sim.kubeproxy.emulate`), so the trace and the emulator cannot drift apart; what it
+simulated cluster uses (`tui.ipvs.expected.emulate`), so the trace and the emulator cannot drift apart; what it
 *did* program is the table read from the node.
 """
 
@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from tui.dns.verdict import Verdict
+from tui.ipvs.expected import EmulatorConfig, emulate
 from tui.ipvs.model import IPVSTable, RealServer, VirtualServer
 from tui.kube.models import SERVICE_PROXY_NAME_LABEL, PodView, ServicePort, ServiceView, SliceEndpoint, SliceView
-from tui.sim.kubeproxy import EmulatorConfig, emulate
+from tui.kube.selectors import selector_matches
 from tui.trace.model import Finding, PortTrace, RealServerLink, Trace, VirtualServerLink
 
 ISSUE_WEIGHT_0 = "kubernetes#92019, #108319"
@@ -44,11 +45,8 @@ class ServiceState:
 
 
 def _selected(svc: ServiceView, pods: Iterable[PodView]) -> list[PodView]:
-    sel = svc.selector
-    if not sel:
-        return []
-    return [p for p in pods if p.namespace == svc.namespace and all(
-        dict(p.labels).get(k) == v for k, v in sel)]
+    sel = svc.selector_dict
+    return [p for p in pods if p.namespace == svc.namespace and selector_matches(sel, p.labels_dict)]
 
 
 def _container_ports(pod: PodView) -> list[tuple[str, int, str]]:

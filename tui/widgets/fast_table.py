@@ -93,8 +93,8 @@ class FastTable(ScrollView, can_focus=True):
         Binding("enter", "select", "", show=False),
     ]
 
-    class RowHighlighted(Message):
-        """The cursor moved to another row (or the table emptied: key None)."""
+    class _RowMessage(Message):
+        """A message about one row of a table; `control` lets `@on(..., "#id")` select by the table."""
 
         def __init__(self, table: "FastTable", key: Key | None) -> None:
             super().__init__()
@@ -105,15 +105,11 @@ class FastTable(ScrollView, can_focus=True):
         def control(self) -> "FastTable":
             return self.table
 
-    class RowSelected(Message):
-        def __init__(self, table: "FastTable", key: Key) -> None:
-            super().__init__()
-            self.table = table
-            self.key = key
+    class RowHighlighted(_RowMessage):
+        """The cursor moved to another row (or the table emptied: key None)."""
 
-        @property
-        def control(self) -> "FastTable":
-            return self.table
+    class RowSelected(_RowMessage):
+        """Enter on a row (key is never None)."""
 
     cursor = reactive(0, repaint=False, init=False)
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
 from tui.kube.models import SERVICE_NAME_LABEL
+from tui.kube.selectors import selector_matches
 
 Key = tuple[str, str]
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
@@ -23,21 +24,21 @@ def selector_of(svc: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in sel.items()} if isinstance(sel, dict) else {}
 
 
-class LabelIndex:
-    """(namespace, key, value) -> names of the objects carrying that label."""
+class _PairIndex:
+    """(namespace, key, value) -> names of the objects whose map (labels, or a selector) holds that pair."""
 
     def __init__(self) -> None:
         self._by_pair: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-        self._labels: dict[Key, dict[str, str]] = {}
+        self._maps: dict[Key, Mapping[str, str]] = {}
 
-    def put(self, ns: str, name: str, labels: Mapping[str, str]) -> None:
+    def put(self, ns: str, name: str, pairs: Mapping[str, str]) -> None:
         self.remove(ns, name)
-        self._labels[(ns, name)] = labels  # type: ignore[assignment]
-        for k, v in labels.items():
+        self._maps[(ns, name)] = pairs
+        for k, v in pairs.items():
             self._by_pair[(ns, k, v)].add(name)
 
     def remove(self, ns: str, name: str) -> None:
-        old = self._labels.pop((ns, name), None)
+        old = self._maps.pop((ns, name), None)
         for k, v in (old or {}).items():
             names = self._by_pair.get((ns, k, v))
             if names is not None:
@@ -45,8 +46,12 @@ class LabelIndex:
                 if not names:
                     del self._by_pair[(ns, k, v)]
 
-    def labels(self, ns: str, name: str) -> dict[str, str]:
-        return self._labels.get((ns, name), {})
+
+class LabelIndex(_PairIndex):
+    """(namespace, key, value) -> names of the objects carrying that label."""
+
+    def labels(self, ns: str, name: str) -> Mapping[str, str]:
+        return self._maps.get((ns, name), {})
 
     def matching(self, ns: str, selector: Mapping[str, str]) -> set[str]:
         """Names whose labels contain every pair of `selector` (an empty selector selects nothing)."""
@@ -57,41 +62,21 @@ class LabelIndex:
         return {n for n in smallest if all(n in s for s in sets)}
 
 
-class SelectorIndex:
+class SelectorIndex(_PairIndex):
     """(namespace, key, value) -> names of the objects (Services) whose selector asks for that label."""
 
-    def __init__(self) -> None:
-        self._by_pair: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-        self._selectors: dict[Key, dict[str, str]] = {}
-
     def put(self, ns: str, name: str, selector: Mapping[str, str]) -> None:
-        self.remove(ns, name)
-        if not selector:
-            return
-        self._selectors[(ns, name)] = dict(selector)
-        for k, v in selector.items():
-            self._by_pair[(ns, k, v)].add(name)
-
-    def remove(self, ns: str, name: str) -> None:
-        old = self._selectors.pop((ns, name), None)
-        for k, v in (old or {}).items():
-            names = self._by_pair.get((ns, k, v))
-            if names is not None:
-                names.discard(name)
-                if not names:
-                    del self._by_pair[(ns, k, v)]
+        if selector:
+            super().put(ns, name, dict(selector))
+        else:  # an empty selector selects nothing: not indexed at all
+            self.remove(ns, name)
 
     def selecting(self, ns: str, labels: Mapping[str, str]) -> set[str]:
         """Names whose selector is satisfied by `labels`."""
         candidates: set[str] = set()
         for k, v in labels.items():
             candidates |= self._by_pair.get((ns, k, v), set())
-        out = set()
-        for name in candidates:
-            sel = self._selectors[(ns, name)]
-            if all(labels.get(k) == v for k, v in sel.items()):
-                out.add(name)
-        return out
+        return {name for name in candidates if selector_matches(self._maps[(ns, name)], labels)}
 
 
 class ClusterIndex:
