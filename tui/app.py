@@ -23,7 +23,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from textual import on, work
 from textual.app import App
@@ -46,6 +46,9 @@ from tui.screens.help import HelpScreen, collect_keys
 from tui.screens.main import MainScreen
 from tui.screens.picker import Choice, PickerScreen
 from tui.widgets.command_line import CommandLine
+
+if TYPE_CHECKING:  # the kube-proxy modules load with the screen, not at start-up
+    from tui.kube.node_site import ProxySite
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # class-level default only; __init__ sets the real state
 ALL_WORDS = ("all", "*", "-A", "--all-namespaces")
@@ -92,6 +95,7 @@ class SvcscopeApp(App[int]):
         registry: JumpRegistry = JUMPS,
         dns_address_map: dict[str, tuple[str, int]] | None = None,
         ipvs_reader: Callable[[], Any] | None = None,
+        proxy_site: "ProxySite | None" = None,
     ) -> None:
         # Textual decides on colour from NO_COLOR while constructing the app: set it for that moment only, so the
         # setting neither leaks into this process's environment nor into child processes.
@@ -113,6 +117,8 @@ class SvcscopeApp(App[int]):
         self.dns_address_map = dns_address_map or {}
         # Makes the IPVS screen's reader (tui.ipvs.readers); None: this node's kernel (the demo: its emulator).
         self.ipvs_reader = ipvs_reader
+        # Where the kube-proxy screen finds "this node" (the demo's emulated node1; None: this host).
+        self.proxy_site = proxy_site
         self._states: dict[str, ConnectionState] = {}
         # Published on ctrl+r; panes and caches subscribe to relist.
         self.refresh_signal: Signal[None] = Signal(self, "refresh")
@@ -215,6 +221,12 @@ class SvcscopeApp(App[int]):
         if not main.services.move_cursor_to_key(key):
             self.notify(f"{key[0]}/{key[1]} is not in the Services pane (another namespace, or a filter hides it).",
                         title="Service")
+
+    def open_proxy(self) -> None:
+        """The kube-proxy screen: configured vs running mode per node, leftovers, the guarded switch."""
+        from tui.screens.proxy import ProxyScreen
+
+        self.push_screen(ProxyScreen())
 
     def context_names(self) -> list[str]:
         return [c.name for c in self.connection.contexts]
@@ -398,7 +410,8 @@ def create_app(
     state: StateStore | None = None,
     dns_address_map: dict[str, tuple[str, int]] | None = None,
     ipvs_reader: Callable[[], Any] | None = None,
+    proxy_site: "ProxySite | None" = None,
 ) -> SvcscopeApp:
     """The one way to build the app, for the CLI and for tests alike."""
     return SvcscopeApp(connection, clock=clock, options=options, state=state, dns_address_map=dns_address_map,
-                       ipvs_reader=ipvs_reader)
+                       ipvs_reader=ipvs_reader, proxy_site=proxy_site)

@@ -141,6 +141,10 @@ def _ipvs(app: "SvcscopeApp", arg: str) -> None:
     app.open_ipvs()
 
 
+def _proxy(app: "SvcscopeApp", arg: str) -> None:
+    app.open_proxy()
+
+
 def _help(app: "SvcscopeApp", arg: str) -> None:
     app.action_help()
 
@@ -167,7 +171,7 @@ JUMPS = JumpRegistry(
         JumpCommand("ctx", "switch kubeconfig context (no name: a picker)", _context, aliases=("context",), arg="NAME", complete=_contexts),
         JumpCommand("ipvs", "this node's IPVS table", _ipvs),
         JumpCommand("dig", "the DNS screen: dig a name (svc/NAME, FQDN), judged by the slices", _dig, arg="NAME"),
-        JumpCommand("proxy", "kube-proxy mode and settings", not_built("The kube-proxy screen", 7)),
+        JumpCommand("proxy", "kube-proxy mode and settings", _proxy),
         JumpCommand(
             "trace", "join a Service's slices, IPVS and DNS", not_built("The trace screen", 8), arg="NAME"
         ),

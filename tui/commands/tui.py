@@ -38,6 +38,7 @@ class Session:
     state: StateStore
     dns_address_map: dict[str, tuple[str, int]] | None = None  # the demo's DNS (tui.sim.dns_server.SimDns)
     ipvs_reader: Any = None  # the demo's IPVS table (tui.ipvs.readers.EmulatorReader); None: this node's kernel
+    proxy_site: Any = None  # the demo's "this node" for the kube-proxy screen (tui.kube.node_site.ProxySite)
 
 
 def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
@@ -48,8 +49,9 @@ def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
     kubeconfig, context = args.kubeconfig, args.context
     dns_map: dict[str, tuple[str, int]] = {}
     demo_parts: dict[str, Any] = {}
+    sites: list[Any] = []
     if args.demo:
-        kubeconfig, context = start_demo(stack, args, dns_map, demo_parts)
+        kubeconfig, context = start_demo(stack, args, dns_map, demo_parts, sites)
     conn = connect(kubeconfig, context, args.namespace, args.all_namespaces, fallback_context=state.last_context)
     stack.callback(conn.close)
     remembered = apply_remembered(conn, state, args)  # same client, another scope
@@ -69,7 +71,8 @@ def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
         no_color=settings.no_color,
         theme=settings.theme,
     )
-    return Session(conn, options, state, dns_map or None, demo_parts.get("ipvs_reader"))
+    return Session(conn, options, state, dns_map or None, demo_parts.get("ipvs_reader"),
+                   sites[0] if sites else None)
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -85,7 +88,8 @@ def run_tui(args: argparse.Namespace) -> int:
         from tui.app import create_app
 
         app = create_app(session.connection, options=session.options, state=session.state,
-                         dns_address_map=session.dns_address_map, ipvs_reader=session.ipvs_reader)
+                         dns_address_map=session.dns_address_map, ipvs_reader=session.ipvs_reader,
+                         proxy_site=session.proxy_site)
         stack.callback(lambda: app.connection.close())  # after a `:ctx` the app holds another client
         app.run()
         return app.return_code or 0
@@ -106,7 +110,8 @@ def apply_remembered(conn: Connection, state: StateStore, args: argparse.Namespa
 
 def start_demo(stack: ExitStack, args: argparse.Namespace,
                dns_map: dict[str, tuple[str, int]] | None = None,
-               parts: dict[str, Any] | None = None) -> tuple[str, str]:
+               parts: dict[str, Any] | None = None,
+               proxy_sites: list[Any] | None = None) -> tuple[str, str]:
     """Start the simulated cluster in-process and write a kubeconfig for it; both undone when the stack closes.
     Its cluster DNS runs too; `dns_map` receives where its CoreDNS pod and kube-dns addresses answer on loopback.
     Its kube-proxy emulator keeps the first node's IPVS table; `parts["ipvs_reader"]` receives a reader of it.
@@ -128,6 +133,10 @@ def start_demo(stack: ExitStack, args: argparse.Namespace,
     from tui.sim.kubeproxy import ensure_emulator
 
     emulator = ensure_emulator(sim)
+    if proxy_sites is not None:  # kube-proxy's emulation: node1 is "this node" for the kube-proxy screen
+        from tui.sim.demo_site import demo_proxy_site
+
+        proxy_sites.append(demo_proxy_site(sim))
     try:
         sim.start()
     except Exception as exc:  # noqa: BLE001 - a failed start is one sentence, not a traceback
