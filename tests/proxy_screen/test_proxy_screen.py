@@ -147,7 +147,7 @@ async def test_failed_preflight_blocks_and_an_override_proceeds(make_proxy_app, 
         assert dialog.preflight.blocked
         assert [c.name for c in dialog.preflight.failed] == ["kernel module ip_vs_sh"]
         assert not dialog.query("#preflight-continue"), "a failed preflight offers no plain Continue"
-        assert "Preflight for ipvs failed on 1 check(s)" in screen.message
+        assert screen.message == "The preflight failed on 1 check(s): fix them, or override."
         await press_button(pilot, "#preflight-cancel")
         await wait_until(pilot, lambda: pilot.app.screen is screen, "back on the screen")
         assert screen.message == "Nothing was changed."
@@ -161,7 +161,8 @@ async def test_failed_preflight_blocks_and_an_override_proceeds(make_proxy_app, 
         out = screen.flow.outcome
         assert not out.ok and out.rolled_back
         assert "kube-proxy on node1 is in CrashLoopBackOff" in out.message
-        assert screen.flow.outcome_line.startswith("Rolled back: the switch failed and the backup is in place again.")
+        assert screen.flow.outcome_line.startswith("Rolled back: kube-proxy on node1 is in CrashLoopBackOff")
+        assert screen.flow.title == "The switch failed and was rolled back"
         assert configured(api).scheduler == "rr"
         await wait_until(pilot, lambda: running_pods(api) == {n: ("ipvs", "rr") for n in NODES}, "rr again")
 

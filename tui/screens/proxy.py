@@ -481,8 +481,11 @@ class ProxyScreen(BaseScreen):
 
     @on(SwitchPlanned)
     def _planned(self, event: SwitchPlanned) -> None:
-        self.set_message(_sentence(event.preflight.summary().replace("override with --force", "override it")),
-                         "error" if event.preflight.blocked else "")
+        pre = event.preflight
+        if pre.blocked:
+            self.set_message(f"The preflight failed on {len(pre.failed)} check(s): fix them, or override.", "error")
+        else:
+            self.set_message(_sentence(pre.summary()))
         title = f"{event.change.describe()} on {self.site.this_node or 'this node'}"
 
         def answered(answer: PreflightAnswer | None) -> None:
@@ -514,6 +517,7 @@ class ProxyScreen(BaseScreen):
         self.plan_switch(change, tuple(results))
 
     def start_flow(self, change: ConfigChange, force: bool) -> None:
+        self.set_message("")
         self._open_flow(f"Switching kube-proxy to {change.describe()}" + (" (preflight overridden)" if force else ""))
         self.run_switch(change, force)
 
@@ -625,6 +629,11 @@ class ProxyScreen(BaseScreen):
     def _flow_step(self, event: FlowStep) -> None:
         steps = self.flow.steps
         if event.result is None:
+            if event.step == "rollback" and any(s == "apply" for s, _, _ in steps):
+                # A failed switch rolls back by itself: say so, and follow the new rollout from zero.
+                self.flow.title = "The switch failed: rolling back to the backup"
+                self.flow.rollout = None
+                self.query_one("#flow-bar", ProgressBar).update(total=1, progress=0)
             steps.append((event.step, event.title, None))
         else:
             for i in range(len(steps) - 1, -1, -1):
@@ -668,12 +677,13 @@ class ProxyScreen(BaseScreen):
         flow.outcome = out
         flow.leftovers = event.leftovers
         if out.ok and event.what == "switch":
+            flow.title = flow.title.replace("Switching", "Switched", 1)
             line, severity = f"Done: {out.message}", "ok"
         elif out.ok:
             line, severity = f"Rolled back: {out.message}", "ok"
         elif out.rolled_back:
-            line, severity = f"Rolled back: the switch failed and the backup is in place again. {out.message}", \
-                "error"
+            flow.title = "The switch failed and was rolled back"
+            line, severity = f"Rolled back: {out.message}", "error"
         elif out.conflict:
             line, severity = f"Conflict: {out.message}", "error"
         elif out.blocked:
