@@ -28,6 +28,8 @@ class Rates:
     outbps: float = 0.0
 
 
+NO_TRAFFIC = Rates()
+
 _FIELDS = (("cps", "conns"), ("inpps", "inpkts"), ("outpps", "outpkts"), ("inbps", "inbytes"), ("outbps", "outbytes"))
 
 
@@ -36,6 +38,8 @@ def rates_between(old: Stats, new: Stats, seconds: float) -> Rates | None:
     deleted and created again between the reads)."""
     if seconds <= 0:
         return None
+    if old is new or old == new:
+        return NO_TRAFFIC  # most entries of a quiet node: one shared object (a table can hold 60,000)
     values = {}
     for rate_name, counter in _FIELDS:
         delta = getattr(new, counter) - getattr(old, counter)
@@ -67,22 +71,34 @@ class RateTracker:
         self._history: dict[Hashable, deque[Rates]] = {}
 
     def update(self, table: IPVSTable) -> dict[Hashable, Rates]:
+        # Written for 60,000 entries a read (10,000 virtual servers with 5 real servers each): the time between
+        # two reads is worked out once per earlier read time, not per entry, and deques are made only when new.
         now = table.read_at
+        last, history, size = self._last, self._history, self._size
         seen: dict[Hashable, tuple[datetime, Stats]] = {}
         rates: dict[Hashable, Rates] = {}
+        spans: dict[datetime, float] = {}
         for key, stats in stats_entries(table):
             seen[key] = (now, stats)
-            prev = self._last.get(key)
+            prev = last.get(key)
             if prev is None:
                 continue
-            r = rates_between(prev[1], stats, (now - prev[0]).total_seconds())
+            then, old = prev
+            seconds = spans.get(then)
+            if seconds is None:
+                seconds = spans[then] = (now - then).total_seconds()
+            r = rates_between(old, stats, seconds)
             if r is None:
-                self._history.pop(key, None)  # counters restarted: the old curve belongs to something else
+                history.pop(key, None)  # counters restarted: the old curve belongs to something else
                 continue
             rates[key] = r
-            self._history.setdefault(key, deque(maxlen=self._size)).append(r)
-        for gone in set(self._history) - set(seen):
-            del self._history[gone]
+            kept = history.get(key)
+            if kept is None:
+                kept = history[key] = deque(maxlen=size)
+            kept.append(r)
+        if len(history) > len(rates):
+            for gone in [k for k in history if k not in seen]:
+                del history[gone]
         self._last, self._rates = seen, rates
         return rates
 

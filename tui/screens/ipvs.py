@@ -31,7 +31,7 @@ from tui.ipvs.model import IPVSTable
 from tui.ipvs.rates import RateTracker
 from tui.ipvs.readers import TableReader, lacks_line, source_line
 from tui.ipvs.source import IPVSUnavailable
-from tui.ipvs.tree import RS_PREFIX, rates_key_of, service_refs, tree_rows, vs_key_of
+from tui.ipvs.tree import RS_PREFIX, GroupCache, rates_key_of, service_refs, tree_rows, vs_key_of
 from tui.screens.base import BaseScreen
 from tui.widgets.fast_table import FastTable, Row
 from tui.widgets.filter_line import FilterLine
@@ -113,6 +113,7 @@ class IPVSScreen(BaseScreen):
         self._remap = False
         self._cluster: ClusterInput | None = None
         self._cluster_mark: object = None
+        self._groups: GroupCache = {}  # the worker's rows of each virtual server, reused while unchanged
 
     @property
     def svcscope(self) -> "SvcscopeApp":
@@ -339,11 +340,11 @@ class IPVSScreen(BaseScreen):
                    pods: PodIndex) -> dict[Hashable, Row]:
         """Build every row and post only those that changed (all of them the first time)."""
         with self._tracker_lock:
-            new = {r.key: r for r in tree_rows(table, services, pods, self._tracker, Row)}
+            new = {r.key: r for r in tree_rows(table, services, pods, self._tracker, Row, self._groups)}
         if not old:
             self.post_message(IPVSRead(table, list(new.values()), [], True, service_refs(table, services)))
             return new
-        upserts = [r for k, r in new.items() if old.get(k) != r]
+        upserts = [r for k, r in new.items() if (was := old.get(k)) is not r and was != r]
         deletes = [k for k in old if k not in new]
         self.post_message(IPVSRead(table, upserts, deletes, False, service_refs(table, services)))
         return new

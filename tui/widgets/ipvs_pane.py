@@ -47,6 +47,9 @@ class IPVSPane(LivePane):
         self._regroup()
 
     def update(self, upserts: Sequence[Row] = (), deletes: Iterable[Hashable] = ()) -> None:
+        deletes = list(deletes)
+        if not upserts and not deletes:
+            return  # a read that changed nothing (a quiet node): no recount of 60,000 rows
         super().update(upserts, deletes)
         self._regroup()
 
