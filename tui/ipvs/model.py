@@ -17,8 +17,10 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
-AF_INET = socket.AF_INET
-AF_INET6 = socket.AF_INET6
+# Plain ints, not socket.AddressFamily members: an enum member is an object the cyclic GC tracks, so every key
+# tuple holding one (VirtualServer.key, 60,000 of them a read) stayed tracked and made full collections walk them.
+AF_INET = int(socket.AF_INET)
+AF_INET6 = int(socket.AF_INET6)
 
 PROTOCOL_NUMBERS: dict[str, int] = {"TCP": 6, "UDP": 17, "SCTP": 132, "AH": 51, "ESP": 50}
 PROTOCOL_NAMES: dict[int, str] = {v: k for k, v in PROTOCOL_NUMBERS.items()}

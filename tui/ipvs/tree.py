@@ -84,7 +84,7 @@ def rates_key_of(row_key: RowKey) -> Hashable:
     return vs_key if not row_key[1] else (vs_key, row_key[1][1])
 
 
-GroupCache = dict[tuple, tuple[VirtualServer, ServiceIndex, PodIndex, tuple, list]]
+GroupCache = dict[tuple, tuple[VirtualServer, tuple, list]]
 
 
 def tree_rows(table: IPVSTable, services: ServiceIndex, pods: PodIndex, tracker: RateTracker | None,
@@ -93,21 +93,22 @@ def tree_rows(table: IPVSTable, services: ServiceIndex, pods: PodIndex, tracker:
     server with no real server, "warning" for a real server at weight 0 (draining, or stuck: kubernetes#92019).
 
     With a `cache` kept between reads, a virtual server that is the same object as last time (the netlink reader
-    and the emulator reuse unchanged entries), with the same rates and indexes, yields its previous rows: a quiet
-    node of 10,000 virtual servers then costs a dictionary lookup per group instead of 60,000 new rows."""
+    and the emulator reuse unchanged entries), with the same rates, Service and pods, yields its previous rows: a
+    quiet node of 10,000 virtual servers then costs a few lookups per group instead of 60,000 new rows."""
     for vs in table.virtual_servers:
         if cache is None:
             yield from _group_rows(vs, services, pods, tracker, make_row)
             continue
         key = vs.key
-        rates = () if tracker is None else (tracker.rates(key), *(tracker.rates((key, rs.key))
-                                                                 for rs in vs.real_servers))
+        shown = (services.lookup(vs), *(pods.lookup(rs) for rs in vs.real_servers))
+        if tracker is not None:
+            shown += (tracker.rates(key), *(tracker.rates((key, rs.key)) for rs in vs.real_servers))
         hit = cache.get(key)
-        if hit is not None and hit[0] is vs and hit[1] is services and hit[2] is pods and hit[3] == rates:
-            yield from hit[4]
+        if hit is not None and hit[0] is vs and hit[1] == shown:
+            yield from hit[2]
             continue
         group = list(_group_rows(vs, services, pods, tracker, make_row))
-        cache[key] = (vs, services, pods, rates, group)
+        cache[key] = (vs, shown, group)
         yield from group
     if cache is not None and len(cache) > len(table.virtual_servers):
         present = {vs.key for vs in table.virtual_servers}

@@ -12,6 +12,7 @@ of 10,000 virtual servers, and the mapping of each, never runs on the UI thread.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 INTERVALS: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # seconds between reads
 DEFAULT_INTERVAL = 2.0
 HISTORY = 60  # reads kept per entry for the sparkline
+FREEZE_ROWS = 6_000  # a read that built this many rows anew freezes them out of the cyclic GC's way
 STATE_CHECK = 0.5  # seconds between looks at the main screen's state (for the Service and pod names)
 
 ReaderFactory = Callable[[], TableReader]
@@ -62,8 +64,9 @@ class IPVSRead(Message):
     """A read (or a remapping) in the worker's thread: the rows that changed, and the table itself."""
 
     def __init__(self, table: IPVSTable, upserts: list[Row], deletes: list[Hashable], reset: bool,
-                 services: dict[tuple, ServiceRef]) -> None:
+                 services: dict[tuple, ServiceRef], rebuilt: int = 0) -> None:
         super().__init__()
+        self.rebuilt = rebuilt  # rows built anew (not reused from the last read), changed or not
         self.table = table
         self.upserts = upserts
         self.deletes = deletes
@@ -209,6 +212,13 @@ class IPVSScreen(BaseScreen):
             pane.load(event.upserts)
         else:
             pane.update(event.upserts, event.deletes)
+        if event.rebuilt >= FREEZE_ROWS:
+            # Rows built anew stay until their entry changes: keep the cyclic GC from walking them again and again
+            # (60,000 rows made full collections of up to a second, bench/ipvs_pane.py), as the main screen does
+            # after its first list. Young cyclic garbage is collected first, so little of it is kept for good;
+            # frozen objects are still freed by reference counting (rows and tables hold no cycles).
+            gc.collect(1)
+            gc.freeze()
         table = event.table
         lines = [source_line(table) + self._names_from()]
         if lacks := lacks_line(table):
@@ -248,9 +258,15 @@ class IPVSScreen(BaseScreen):
             spark.data = []
             return
         rkey = rates_key_of(key)  # type: ignore[arg-type]
-        with self._tracker_lock:
+        # Never wait for the worker: while it updates the tracker (up to a second at 60,000 entries) the old
+        # sparkline stays, and the IPVSRead that follows the update draws the new one.
+        if not self._tracker_lock.acquire(blocking=False):
+            return
+        try:
             history = self._tracker.history(rkey)
             rates = self._tracker.rates(rkey)
+        finally:
+            self._tracker_lock.release()
         row = self.pane.row(key)
         what = row.cells[0].removeprefix(RS_PREFIX) if row is not None else ""
         if row is not None and row.cells[-1] == "?":
@@ -339,12 +355,13 @@ class IPVSScreen(BaseScreen):
     def _post_rows(self, table: IPVSTable, old: dict[Hashable, Row], services: ServiceIndex,
                    pods: PodIndex) -> dict[Hashable, Row]:
         """Build every row and post only those that changed (all of them the first time)."""
-        with self._tracker_lock:
-            new = {r.key: r for r in tree_rows(table, services, pods, self._tracker, Row, self._groups)}
+        # no lock: only this thread changes the tracker (its rates dict is replaced whole on each update)
+        new = {r.key: r for r in tree_rows(table, services, pods, self._tracker, Row, self._groups)}
         if not old:
-            self.post_message(IPVSRead(table, list(new.values()), [], True, service_refs(table, services)))
+            self.post_message(IPVSRead(table, list(new.values()), [], True, service_refs(table, services), len(new)))
             return new
-        upserts = [r for k, r in new.items() if (was := old.get(k)) is not r and was != r]
+        fresh = [r for k, r in new.items() if old.get(k) is not r]
+        upserts = [r for r in fresh if old.get(r.key) != r]
         deletes = [k for k in old if k not in new]
-        self.post_message(IPVSRead(table, upserts, deletes, False, service_refs(table, services)))
+        self.post_message(IPVSRead(table, upserts, deletes, False, service_refs(table, services), len(fresh)))
         return new
