@@ -242,3 +242,18 @@ async def test_the_help_lists_the_ipvs_keys(make_app):
         help_keys = {(k.group, k.key, k.description) for k in pilot.app.screen._keys}
         assert {("IPVS screen", "+", "slower"), ("IPVS screen", "-", "faster")} <= help_keys
         assert any(group == "IPVS pane" and what == "to Service" for group, _, what in help_keys)
+
+
+async def test_i_on_a_headless_service_says_why_it_has_no_virtual_server(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        main = await synced(pilot)
+        assert main.services.move_cursor_to_key(("dev", "service-headliness"))
+        screen = await open_ipvs(pilot, "i")
+        await until(pilot, lambda: screen.pane.total_count, "the table")
+        assert screen.pane.virtual_count == 0
+        shown = " ".join(text_of(app).replace("│", " ").split())  # the sentence wraps inside the pane's border
+        assert "dev/service-headliness has no virtual server on this node: kube-proxy programs none for " \
+               "headless and ExternalName Services" in shown
+        await pilot.press("escape")
+        assert screen.pane.virtual_count == 7

@@ -138,6 +138,9 @@ class IPVSScreen(BaseScreen):
         pane = self.pane
         if self.initial_service is not None:
             ns, name = self.initial_service
+            pane.no_match = (f"{ns}/{name}:", f"{ns}/{name} has no virtual server on this node: kube-proxy programs "
+                             "none for headless and ExternalName Services (nor for a Service it has not seen yet). "
+                             "esc clears the filter.")
             pane.apply_filter(f"{ns}/{name}:")
         pane.focus()
         self._look_at_cluster()
@@ -305,6 +308,10 @@ class IPVSScreen(BaseScreen):
                 reader = self._make_reader()
             except IPVSUnavailable as exc:
                 self.post_message(IPVSFailed(str(exc)))
+                return
+            except Exception as exc:  # a bug must be a line in the pane, not a crash
+                self.post_message(IPVSFailed(f"The IPVS reader could not start ({type(exc).__name__}: {exc}); "
+                                             "please report it."))
                 return
             subscribe = getattr(reader, "subscribe", None)
             if subscribe is not None:

@@ -39,6 +39,8 @@ class IPVSPane(LivePane):
         super().__init__(empty_text=empty_text, id=id)
         self._groups_total = 0
         self._groups_shown = 0
+        # (filter text, what to say when it matches nothing): the screen's words for "this Service has no VS"
+        self.no_match: tuple[str, str] = ("", "")
 
     # -- feeding: keep the group filter and the counts current -----------------------------------------------
 
@@ -102,6 +104,9 @@ class IPVSPane(LivePane):
         count = f"{self._groups_shown}/{total}" if self._row_filter.active else f"{total}"
         context = f" {self.context}" if self.context else ""
         self.border_title = f"{self.TITLE}{context} [{count} virtual servers]"
+        no_match = getattr(self, "no_match", ("", ""))
+        if total and self._row_filter.active and self._row_filter.text.strip() == no_match[0]:
+            self.set_empty_text(no_match[1])
 
     @property
     def virtual_count(self) -> int:
