@@ -43,10 +43,10 @@ def demo() -> Iterator[tuple[SimCluster, ProxySite]]:
 def make_proxy_app(demo, tmp_path, xdg) -> Callable[..., SvcscopeApp]:
     sim, site = demo
 
-    def make(read_only: bool = False) -> SvcscopeApp:
+    def make(read_only: bool = False, proxy_site: ProxySite | None = None) -> SvcscopeApp:
         path = sim.write_kubeconfig(tmp_path / "kubeconfig")
         conn = connect(str(path), env={})
         return create_app(conn, clock=lambda: FIXED_NOW, options=AppOptions(demo=True, read_only=read_only),
-                          state=StateStore(state_dir()), proxy_site=site)
+                          state=StateStore(state_dir()), proxy_site=proxy_site or site)
 
     return make

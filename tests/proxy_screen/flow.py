@@ -39,8 +39,8 @@ async def open_proxy(pilot) -> ProxyScreen:
 async def choose(pilot, screen: ProxyScreen, mode: str | None = None, scheduler: str | None = None,
                  strict_arp: bool | None = None) -> SwitchDialog:
     await pilot.press("s")
-    dialog = await wait_until(pilot, lambda: isinstance(pilot.app.screen, SwitchDialog) and pilot.app.screen,
-                              "the switch dialog")
+    dialog = await wait_until(pilot, lambda: isinstance(pilot.app.screen, SwitchDialog) and pilot.app.screen.query(
+        "#switch-next") and pilot.app.screen, "the switch dialog")
     if mode is not None:
         dialog.query_one("#switch-mode", Select).value = mode
     if scheduler is not None:
@@ -52,9 +52,12 @@ async def choose(pilot, screen: ProxyScreen, mode: str | None = None, scheduler:
 
 
 async def press_button(pilot, button_id: str) -> None:
+    """Press a button of the screen on top, once it is mounted (a modal pushed from a worker mounts a bit later)."""
     from textual.widgets import Button
 
-    pilot.app.screen.query_one(button_id, Button).press()
+    button = await wait_until(pilot, lambda: pilot.app.screen.query(button_id).first(Button)
+                              if pilot.app.screen.query(button_id) else None, f"the {button_id} button")
+    button.press()
     await pilot.pause()
 
 

@@ -69,6 +69,9 @@ async def test_status_view_shows_configured_running_and_pods(make_proxy_app, dem
         assert "this node  node1 (simulated) runs ipvs/rr" in config_text
         leftovers = str(screen.query_one("#proxy-leftovers").render())
         assert "nothing of another mode found on node1" in leftovers
+        assert ("not checked: iptables chains, nftables tables (the simulated node has no iptables, nft or ipset)"
+                in leftovers)
+        assert screen.message.startswith("s: switch the mode, IPVS scheduler or strictARP")
 
 
 async def test_switch_every_direction_through_the_screen(make_proxy_app, demo):
@@ -275,3 +278,90 @@ async def test_read_only_blocks_with_the_reason(make_proxy_app, demo):
         assert screen.message == ("Rolling back kube-proxy's configuration is blocked: svcscope was started with "
                                   "--read-only; nothing was changed.")
         assert configured(api) == before
+
+
+async def test_configured_and_running_differ_until_kube_proxy_restarts(make_proxy_app, demo):
+    """An edit of the ConfigMap without a restart (kube-proxy does not reload it): the live status flags every node."""
+    sim, _ = demo
+    api = sim.api_client()
+    core = k8s.CoreV1Api(api)
+    app = make_proxy_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_proxy(pilot)
+        await settled_status(pilot, screen, "ipvs")
+        cm = core.read_namespaced_config_map("kube-proxy", "kube-system")
+        cm.data["config.conf"] = cm.data["config.conf"].replace("mode: ipvs", "mode: nftables")
+        await asyncio.to_thread(core.replace_namespaced_config_map, "kube-proxy", "kube-system", cm)
+        # No ctrl+r: the ConfigMap watch brings the change.
+        await wait_until(pilot, lambda: screen.status.config.mode == "nftables", "the edited ConfigMap")
+        assert [(r[4], r[5]) for r in table_rows(screen)] == [("ipvs/rr", "differs")] * 3
+        assert all(n.differs(screen.status.config) for n in screen.status.nodes)
+        assert ("node1 (simulated) runs ipvs/rr  differs from configured nftables: restart kube-proxy"
+                in str(screen.query_one("#proxy-config").render()))
+
+
+async def test_missing_configmap_is_one_sentence(make_proxy_app, demo):
+    sim, _ = demo
+    k8s.CoreV1Api(sim.api_client()).delete_namespaced_config_map("kube-proxy", "kube-system")
+    app = make_proxy_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("colon", *"proxy", "enter")
+        screen = await wait_until(pilot, lambda: isinstance(pilot.app.screen, ProxyScreen) and pilot.app.screen,
+                                  "the kube-proxy screen")
+        shown = await wait_until(pilot, lambda: "ConfigMap" in str(screen.query_one("#proxy-config").render())
+                                 and str(screen.query_one("#proxy-config").render()), "the error")
+        assert shown == ("There is no ConfigMap kube-system/kube-proxy: svcscope changes kube-proxy's mode on "
+                         "kubeadm-style clusters, where that ConfigMap holds config.conf.")
+        await pilot.press("s")
+        await pilot.pause(0.2)
+        assert not isinstance(pilot.app.screen, SwitchDialog)
+        assert screen.message.startswith("kube-proxy's configuration has not been read yet")
+
+
+async def test_load_module_is_its_own_step_when_root(make_proxy_app, demo, tmp_path):
+    """This node (a prepared tree, root) has ip_vs_wrr on disk but not loaded: the preflight offers to load it,
+    modprobe runs, the preflight runs again and passes, and the scheduler switch goes through."""
+    from tests.proxy.node_tree import add_tool, make_node
+    from tui.kube.node_site import ProxySite
+
+    sim, site = demo
+    api = sim.api_client()
+    root = tmp_path / "node1"
+    loaded = ["ip_vs", "ip_vs_rr", "nf_conntrack", "ip_set", "ip_set_hash_ip", "ip_set_hash_ipport",
+              "ip_set_hash_ipportip", "ip_set_hash_ipportnet", "ip_set_hash_net", "ip_set_bitmap_port"]
+    env = make_node(root, loaded=loaded, files=["ip_vs_wrr"], tools={"ipset": "7.17"}, is_root=True)
+    add_tool(root, "modprobe", "", script=f'echo "$2 1 0 - Live 0x0" >> {root}/proc/modules; exit 0')
+    here = ProxySite(this_node="node1", node_env_of=lambda: env, locator=site.locator, leftovers=site.leftovers,
+                     poll_interval=0.1)
+    app = make_proxy_app(proxy_site=here)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_proxy(pilot)
+        await settled_status(pilot, screen, "ipvs")
+        await choose(pilot, screen, scheduler="wrr")
+        first = await to_preflight(pilot)
+        check = next(c for c in first.preflight.checks if c.name == "kernel module ip_vs_wrr")
+        assert check.status == "warn" and check.module == "ip_vs_wrr" and check.fix_command == "modprobe ip_vs_wrr"
+        await press_button(pilot, "#preflight-load")
+        second = await wait_until(pilot, lambda: isinstance(pilot.app.screen, PreflightDialog)
+                                  and pilot.app.screen is not first and pilot.app.screen, "the preflight again")
+        assert next(c for c in second.preflight.checks if c.name == "kernel module ip_vs_wrr").ok
+        assert not second.query("#preflight-load")
+        assert "ip_vs_wrr 1 0 - Live" in (root / "proc" / "modules").read_text()
+        await to_confirm(pilot)
+        await press_button(pilot, "#confirm-apply")
+        await finish(pilot, screen)
+        assert screen.flow.outcome.ok, screen.flow.outcome.message
+        assert configured(api).scheduler == "wrr"
+
+
+async def test_help_lists_the_screen_keys(make_proxy_app):
+    from tui.screens.help import HelpScreen, KeyHelp, collect_keys
+
+    app = make_proxy_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_proxy(pilot)
+        keys = collect_keys(app, screen)
+        assert KeyHelp("kube-proxy screen", "s", "switch mode") in keys
+        assert KeyHelp("kube-proxy screen", "R", "roll back") in keys
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help screen")

@@ -197,7 +197,9 @@ def leftovers_text(report: LeftoverReport | None, error: str, node: str) -> Text
         text.append("leftovers: ", style="bold")
         text.append(f"nothing of another mode found on {node}")
         if report.unchecked:
-            text.append(f" ({len(report.unchecked)} source(s) not checked)", style="dim")
+            what = ", ".join(dict.fromkeys(u.split(":", 1)[0] for u in report.unchecked))
+            why = {u.split(":", 1)[1].strip() for u in report.unchecked if ":" in u}
+            text.append(f"\n  not checked: {what}" + (f" ({why.pop()})" if len(why) == 1 else ""), style="dim")
         return text
     for i, lo in enumerate(report.leftovers):
         if i:
@@ -336,10 +338,14 @@ class ProxyScreen(BaseScreen):
         state = sw.read()
         nodes = tuple(sw.node_status(state))
         report, error = None, ""
-        try:
-            report = find_leftovers(state.config.mode, site.leftover_env())
-        except Exception as exc:  # the leftovers are a report: their failure must not hide the status
-            error = f"could not be checked ({type(exc).__name__}: {exc})"
+        if not any(n.node == sw.this_node for n in nodes):
+            error = (f"not checked: this host ({sw.this_node or 'unknown'}) is not a node of this cluster, so its "
+                     "rules are not kube-proxy's")
+        else:
+            try:
+                report = find_leftovers(state.config.mode, site.leftover_env())
+            except Exception as exc:  # the leftovers are a report: their failure must not hide the status
+                error = f"could not be checked ({type(exc).__name__}: {exc})"
         return ProxyStatus(state.config, state.resource_version, nodes, sw.this_node or "", site.simulated,
                            report, error)
 
@@ -348,6 +354,9 @@ class ProxyScreen(BaseScreen):
         self._loaded()
         self.status = event.status
         self._render_status()
+        if not self.message:
+            self.set_message("s: switch the mode, IPVS scheduler or strictARP (preflight, diff, confirm) · "
+                             "R: roll back to the newest backup")
 
     @on(StatusFailed)
     def _status_failed(self, event: StatusFailed) -> None:
@@ -602,7 +611,8 @@ class ProxyScreen(BaseScreen):
                                          f"{CONFIGMAP_NAME} -o yaml"))
             return
         report, error = None, ""
-        if outcome.ok and change.mode is not None and outcome.old_mode and change.mode != outcome.old_mode:
+        if (outcome.ok and change.mode is not None and outcome.old_mode and change.mode != outcome.old_mode
+                and self.status is not None and any(n.node == sw.this_node for n in self.status.nodes)):
             try:
                 report = find_leftovers(change.mode, self.site.leftover_env())
             except Exception as exc:

@@ -35,6 +35,7 @@ _DIALOG_CSS = """
 class SwitchDialog(ModalScreen[ConfigChange | None]):
     """Target mode, IPVS scheduler and strictARP, starting from what is configured now."""
 
+    AUTO_FOCUS = "#switch-mode"
     BINDINGS = [Binding("escape", "cancel", "cancel", key_display="esc")]
     DEFAULT_CSS = _DIALOG_CSS.format(cls="SwitchDialog") + """
     SwitchDialog .row { height: 1; margin-top: 1; }
@@ -70,8 +71,6 @@ class SwitchDialog(ModalScreen[ConfigChange | None]):
                 yield Button("Next", variant="primary", id="switch-next", compact=True)
                 yield Button("Cancel", id="switch-cancel", compact=True)
 
-    def on_mount(self) -> None:
-        self.query_one("#switch-mode", Select).focus()
 
     def change(self) -> ConfigChange:
         """Only what differs from the configured values: an unchanged setting is left as the admin wrote it."""
@@ -133,6 +132,8 @@ class PreflightDialog(ModalScreen[PreflightAnswer | None]):
         self.preflight = preflight
         self.can_load = can_load
         self.shown = shown
+        # The safe answer has the focus when the checks failed: overriding takes a deliberate move.
+        self.AUTO_FOCUS = "#preflight-cancel" if preflight.blocked else "#preflight-continue"
 
     def compose(self) -> ComposeResult:
         pre = self.preflight
@@ -153,10 +154,6 @@ class PreflightDialog(ModalScreen[PreflightAnswer | None]):
                                  compact=True)
                 yield Button("Cancel", id="preflight-cancel", compact=True)
 
-    def on_mount(self) -> None:
-        # The safe answer has the focus when the checks failed: overriding takes a deliberate move.
-        target = "#preflight-cancel" if self.preflight.blocked else "#preflight-continue"
-        self.query_one(target, Button).focus()
 
     @on(Button.Pressed, "#preflight-continue")
     def _continue(self) -> None:
@@ -188,6 +185,7 @@ def diff_text(diff: str) -> Text:
 class ConfirmDialog(ModalScreen[bool]):
     """The diff that will be written and the server's dry-run answer; Apply is the only way on."""
 
+    AUTO_FOCUS = "#confirm-cancel"  # a stray enter must not apply
     BINDINGS = [Binding("escape", "cancel", "cancel", key_display="esc")]
     DEFAULT_CSS = _DIALOG_CSS.format(cls="ConfirmDialog") + """
     ConfirmDialog #confirm-diff { height: auto; max-height: 12; border: round $surface-lighten-2; }
@@ -212,8 +210,6 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button("Apply", variant="warning", id="confirm-apply", compact=True)
                 yield Button("Cancel", id="confirm-cancel", compact=True)
 
-    def on_mount(self) -> None:
-        self.query_one("#confirm-cancel", Button).focus()
 
     @on(Button.Pressed, "#confirm-apply")
     def _apply(self) -> None:
