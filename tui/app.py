@@ -37,8 +37,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from tui import __version__
 from tui.config import StateStore
 from tui.jump import JUMPS, JumpRegistry, UnknownJump
-from tui.kube.client import Connection, KubeConnectionError, Scope, check_access, explain_error, reconnect
+from tui.kube.client import Connection, KubeConnectionError, Scope, check_access, explain_error, get, reconnect
 from tui.kube.connection import Clock, ConnectionState, Phase, combine, utc_now
+from tui.kube.prefetch import Prefetch
 from tui.messages import ConnectionStateChanged, ContextSwitched, NamespacesListed
 from tui.palette import JumpProvider
 from tui.screens.base import BaseScreen
@@ -96,6 +97,7 @@ class SvcscopeApp(App[int]):
         dns_address_map: dict[str, tuple[str, int]] | None = None,
         ipvs_reader: Callable[[], Any] | None = None,
         proxy_site: "ProxySite | None" = None,
+        prefetch: Prefetch | None = None,
     ) -> None:
         # Textual decides on colour from NO_COLOR while constructing the app: set it for that moment only, so the
         # setting neither leaks into this process's environment nor into child processes.
@@ -119,6 +121,8 @@ class SvcscopeApp(App[int]):
         self.ipvs_reader = ipvs_reader
         # Where the kube-proxy screen finds "this node" (the demo's emulated node1; None: this host).
         self.proxy_site = proxy_site
+        # The CLI's caches of this scope, listing since before Textual was imported; the main screen adopts them.
+        self.prefetch = prefetch
         self._states: dict[str, ConnectionState] = {}
         # Published on ctrl+r; panes and caches subscribe to relist.
         self.refresh_signal: Signal[None] = Signal(self, "refresh")
@@ -361,12 +365,11 @@ class SvcscopeApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="namespaces")
     def list_namespaces(self) -> None:
         """Namespaces for completion; quietly none when the user may not list them (common with narrow RBAC)."""
-        from kubernetes.client import CoreV1Api
         from kubernetes.client.exceptions import ApiException
 
         conn = self.connection
-        try:
-            resp = CoreV1Api(conn.api_client).list_namespace(_request_timeout=LIST_TIMEOUT, _preload_content=False)
+        try:  # raw: the generated CoreV1Api would cost 0.3-0.6 s of import while the first lists load
+            resp = get(conn.api_client, "/api/v1/namespaces", timeout=LIST_TIMEOUT)
             doc: Any = json.loads(resp.data)
         except ApiException as exc:
             if exc.status in (401, 403, 404):
@@ -411,7 +414,8 @@ def create_app(
     dns_address_map: dict[str, tuple[str, int]] | None = None,
     ipvs_reader: Callable[[], Any] | None = None,
     proxy_site: "ProxySite | None" = None,
+    prefetch: Prefetch | None = None,
 ) -> SvcscopeApp:
     """The one way to build the app, for the CLI and for tests alike."""
     return SvcscopeApp(connection, clock=clock, options=options, state=state, dns_address_map=dns_address_map,
-                       ipvs_reader=ipvs_reader, proxy_site=proxy_site)
+                       ipvs_reader=ipvs_reader, proxy_site=proxy_site, prefetch=prefetch)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from tui import __version__
 
@@ -53,7 +53,30 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Probe(argparse.ArgumentParser):
+    """Reads just enough of a command line to find the command word; never prints or exits."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ValueError(message)
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` names (None: the TUI; "": not known without every command, as for --help)."""
+    probe = _Probe(add_help=False)
+    add_connection_args(probe)
+    probe.add_argument("rest", nargs=argparse.REMAINDER)
+    try:
+        known, _ = probe.parse_known_args(argv)
+    except ValueError:
+        return ""  # the real parser will say what is wrong
+    if known.rest:
+        return known.rest[0]
+    return "" if any(a in ("-h", "--help") for a in argv) else None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `argv`, only as much of it as that command line needs. Importing a command costs
+    what it imports (the kubernetes client, pyroute2, dnspython): start-up must not pay for every command."""
     parser = argparse.ArgumentParser(
         prog="svcscope",
         description="Kubernetes Services, EndpointSlices, IPVS and DNS, joined live in one terminal UI.",
@@ -62,13 +85,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_connection_args(parser)
     parser.set_defaults(**CONNECTION_DEFAULTS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"tui.commands.{name}").register(sub)
+    word = "" if argv is None else _command_word(argv)
+    if word is None:
+        return parser  # the TUI: no command to import
+    module = word.replace("-", "_")
+    if module in COMMANDS:  # named after its module: import that one only
+        importlib.import_module(f"tui.commands.{module}").register(sub)
+        if word in sub.choices:
+            return parser
+    for name in COMMANDS:  # an alias (svc), --help or a typo: register in order until the word is known
+        if name != module:
+            importlib.import_module(f"tui.commands.{name}").register(sub)
+        if word and word in sub.choices:
+            break
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is not None:

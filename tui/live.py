@@ -14,6 +14,7 @@ cluster would cost more memory than everything else together, and the answer is 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 from textual.message import Message
@@ -22,6 +23,7 @@ from textual.message_pump import MessagePump
 from tui.kube.cache import ENDPOINTSLICES, PODS, SERVICES, Backoff, Batch, ListWatchCache, Resource
 from tui.kube.client import Connection
 from tui.kube.connection import Clock, ConnectionState, utc_now
+from tui.kube.prefetch import Prefetch
 
 Key = tuple[str, str]
 
@@ -57,8 +59,9 @@ class LiveFeed:
 
     def __init__(self, target: MessagePump, *, header: Callable[[ConnectionState], None] | None = None,
                  clock: Clock = utc_now, coalesce: float = 0.05,
-                 backoff: Callable[[], Backoff] = Backoff) -> None:
+                 backoff: Callable[[], Backoff] = Backoff, prefetch: Prefetch | None = None) -> None:
         self.target = target
+        self.prefetch = prefetch  # the CLI's caches, started before the app: adopted by the first start()
         self.header = header or (lambda state: None)  # the app's connection state (the header)
         self.clock = clock
         self.coalesce = coalesce
@@ -74,6 +77,12 @@ class LiveFeed:
         """Watch Services and EndpointSlices of the connection's scope; anything running before is stopped."""
         self.stop()
         self.connection = connection
+        prefetch, self.prefetch = self.prefetch, None
+        if prefetch is not None and prefetch.serves(connection):
+            self.scope_caches = prefetch.adopt(partial(self._deliver, True))
+            return
+        if prefetch is not None:
+            prefetch.stop()
         namespace = None if connection.all_namespaces else connection.namespace
         for resource in (SERVICES, ENDPOINTSLICES):
             self.scope_caches.append(self._start(resource, namespace, None, header=True))
@@ -103,25 +112,23 @@ class LiveFeed:
 
     # -- running -----------------------------------------------------------------------------------------------
 
+    def _deliver(self, header: bool, cache: ListWatchCache, item: Batch | ConnectionState) -> None:
+        """A cache's batch or state, as a message to the target (from the cache's threads)."""
+        if isinstance(item, Batch):
+            self.target.post_message(LiveBatch(cache, item))
+        elif not cache.stopping:
+            self.target.post_message(LiveState(cache, item))
+            if header:  # the pods of one Service are not "the connection": a 403 on pods must not alarm the header
+                self.header(item)
+
     def _start(self, resource: Resource, namespace: str | None, selector: str | None,
                header: bool) -> ListWatchCache:
         assert self.connection is not None
         target = self.target
-        cache: ListWatchCache
-
-        def on_batch(batch: Batch) -> None:
-            target.post_message(LiveBatch(cache, batch))
-
-        def on_state(state: ConnectionState) -> None:
-            if cache.stopping:
-                return
-            target.post_message(LiveState(cache, state))
-            if header:  # the pods of one Service are not "the connection": a 403 on pods must not alarm the header
-                self.header(state)
-
-        cache = ListWatchCache(self.connection.api_client, resource, namespace, on_batch=on_batch,
-                               on_state=on_state, label_selector=selector, coalesce=self.coalesce,
-                               backoff=self.backoff(), clock=self.clock, connection=self.connection)
+        cache = ListWatchCache(self.connection.api_client, resource, namespace, label_selector=selector,
+                               coalesce=self.coalesce, backoff=self.backoff(), clock=self.clock,
+                               connection=self.connection)
+        cache.on_batch = cache.on_state = partial(self._deliver, header, cache)
         target.run_worker(cache.run, name=f"live-{resource.plural}", group="live", thread=True,
                           exit_on_error=False)
         return cache

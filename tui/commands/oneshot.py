@@ -15,6 +15,7 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from tui import gcpolicy
 from tui.kube import client as kube_client
 from tui.kube.client import Connection, KubeConnectionError, explain_error
 
@@ -64,6 +65,7 @@ def no_resources(namespace: str | None) -> None:
 
 def execute(args: argparse.Namespace, resource: str, body: Body) -> int:
     """Run `body`; `resource` (the plural listed) names what failed in the error sentence."""
+    gcpolicy.relax()  # a short-lived process that keeps nearly all it lists (tui.gcpolicy)
     sim = None
     conn: Connection | None = None
     namespace: str | None = None if args.all_namespaces else args.namespace

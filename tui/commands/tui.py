@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui import gcpolicy
 from tui.config import ConfigError, Settings, StateStore, config_dir, state_dir
 from tui.kube.client import Connection, KubeConnectionError, check_access, connect
+from tui.kube.prefetch import Prefetch
 
 if TYPE_CHECKING:
-    from tui.app import AppOptions
+    from tui.app import AppOptions, SvcscopeApp
 
 DEMO_CONTEXT = "svcscope-demo"
 DEMO_NAMESPACE = "dev"
@@ -39,6 +41,7 @@ class Session:
     dns_address_map: dict[str, tuple[str, int]] | None = None  # the demo's DNS (tui.sim.dns_server.SimDns)
     ipvs_reader: Any = None  # the demo's IPVS table (tui.ipvs.readers.EmulatorReader); None: this node's kernel
     proxy_site: Any = None  # the demo's "this node" for the kube-proxy screen (tui.kube.node_site.ProxySite)
+    prefetch: Prefetch | None = None  # the scope's caches, listing while Textual loads (tui.kube.prefetch)
 
 
 def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
@@ -63,6 +66,8 @@ def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
         if remembered is conn or exc.kind != "forbidden":
             raise
         check_access(conn)
+    prefetch = Prefetch(conn).start()  # the lists need not wait for Textual's imports and the first frames
+    stack.callback(prefetch.stop)  # the app adopts them; if it never does, they stop here
     from tui.app import AppOptions  # Textual only once there is something to show
 
     options = AppOptions(
@@ -72,10 +77,20 @@ def prepare(args: argparse.Namespace, stack: ExitStack) -> Session:
         theme=settings.theme,
     )
     return Session(conn, options, state, dns_map or None, demo_parts.get("ipvs_reader"),
-                   sites[0] if sites else None)
+                   sites[0] if sites else None, prefetch)
+
+
+def build_app(session: Session) -> "SvcscopeApp":
+    """The app for a prepared session: the CLI's, and bench/pane_populate.py's the same way."""
+    from tui.app import create_app
+
+    return create_app(session.connection, options=session.options, state=session.state,
+                      dns_address_map=session.dns_address_map, ipvs_reader=session.ipvs_reader,
+                      proxy_site=session.proxy_site, prefetch=session.prefetch)
 
 
 def run_tui(args: argparse.Namespace) -> int:
+    gcpolicy.relax()  # until the main screen has its first lists (tui.gcpolicy)
     with ExitStack() as stack:
         try:
             session = prepare(args, stack)
@@ -85,11 +100,7 @@ def run_tui(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             return 130
 
-        from tui.app import create_app
-
-        app = create_app(session.connection, options=session.options, state=session.state,
-                         dns_address_map=session.dns_address_map, ipvs_reader=session.ipvs_reader,
-                         proxy_site=session.proxy_site)
+        app = build_app(session)
         stack.callback(lambda: app.connection.close())  # after a `:ctx` the app holds another client
         app.run()
         return app.return_code or 0

@@ -43,15 +43,16 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping  # not typing.Mapping: isinstance() on it is several times slower
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator
 
 import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tui.kube.client import Connection, explain_error
+from tui.kube.client import Connection, collection_path, explain_error, get
 from tui.kube.connection import Clock, ConnectionState, Phase, utc_now
 from tui.kube.models import PodView, ServiceView
 
@@ -76,8 +77,7 @@ class Resource:
     model: Callable[[Mapping[str, Any]], Any] | None = None
 
     def path(self, namespace: str | None) -> str:
-        root = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
-        return f"{root}/namespaces/{namespace}/{self.plural}" if namespace else f"{root}/{self.plural}"
+        return collection_path(self.group_version, self.plural, namespace)
 
 
 def _check_service(obj: Mapping[str, Any]) -> str | None:
@@ -317,15 +317,8 @@ class Lister:
 
     def raw(self, timeout: tuple[float, float], query: list[tuple[str, Any]]) -> urllib3.BaseHTTPResponse:
         """GET the resource's collection; the streaming response, or ApiException for a non-2xx answer."""
-        request = self.api_client.param_serialize(
-            method="GET", resource_path=self.path, query_params=[*self.selectors, *query],
-            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
-        resp = self.api_client.call_api(*request, _request_timeout=timeout)
-        if not 200 <= resp.status <= 299:
-            resp.read()
-            raise ApiException.from_response(http_resp=resp, body=None, data=None)
-        self.active = resp.response
-        return resp.response
+        self.active = get(self.api_client, self.path, [*self.selectors, *query], timeout)
+        return self.active
 
     def page(self, cont: str | None = None, limit: int = PAGE_SIZE) -> dict[str, Any]:
         query: list[tuple[str, Any]] = [("limit", limit)]

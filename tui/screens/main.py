@@ -11,7 +11,6 @@ Keys: enter on a Service focuses its endpoints, tab switches panes, y/d open the
 
 from __future__ import annotations
 
-import gc
 from typing import TYPE_CHECKING, Iterable
 
 from textual import on
@@ -21,6 +20,7 @@ from textual.containers import Vertical
 from textual.timer import Timer
 from textual.widgets import Footer
 
+from tui import gcpolicy
 from tui.kube.cache import Batch, Problem
 from tui.kube.connection import ConnectionState, Phase
 from tui.kube.models import ServiceView
@@ -98,7 +98,7 @@ class MainScreen(BaseScreen):
 
     def on_mount(self) -> None:
         app = self.svcscope
-        self.feed = LiveFeed(self, header=self._header_state, clock=app.clock)
+        self.feed = LiveFeed(self, header=self._header_state, clock=app.clock, prefetch=app.prefetch)
         self.watch(app, "scope", self._scope_changed, init=False)
         app.refresh_signal.subscribe(self, self._refresh)
         self.set_interval(AGE_TICK, self._tick_ages, name="service-ages")
@@ -179,7 +179,7 @@ class MainScreen(BaseScreen):
             # What a full list brought (models, rows) lives as long as the scope: keep the cyclic GC from rescanning
             # it. At 10,000 Services a full collection took up to 0.4 s of frozen screen (bench/pane_burst.py);
             # frozen objects are still freed by reference counting when the scope changes (they hold no cycles).
-            gc.freeze()
+            gcpolicy.settle()
 
     def _update_services(self, change: Change, batch: Batch) -> set[Key]:
         """Rebuild the rows the change touched; returns the Services whose row (or endpoints) changed."""

@@ -19,7 +19,7 @@ from typing import Iterable
 from textual.binding import Binding
 
 from tui.kube.models import ServiceView, human_age
-from tui.kube.rows import Health, service_health, service_row
+from tui.kube.rows import Health, service_cells, service_health
 from tui.widgets.fast_table import Row
 from tui.widgets.pane import LivePane, PaneColumn, ip_sort_key, ratio_sort_key
 
@@ -52,8 +52,9 @@ _CELLS = itemgetter(*(c.key for c in SERVICE_PANE_COLUMNS))  # the cells dict as
 
 def service_pane_row(view: ServiceView, counts: tuple[int, int], now: datetime) -> Row:
     """The pane's row for a Service: tui.kube.rows' cells in SERVICE_PANE_COLUMNS order, its level and sort keys."""
-    row = service_row(view, counts, now)
-    return Row(view.key, _CELLS(row.cells), LEVELS[row.health], _sort_keys(view))
+    ready, total = counts
+    return Row(view.key, _CELLS(service_cells(view, ready, total, now)), LEVELS[service_health(view, ready, total)],
+               _sort_keys(view))
 
 
 def _sort_keys(view: ServiceView) -> tuple[object, ...]:

@@ -1,0 +1,78 @@
+"""Start-up: the CLI starts the scope's lists before Textual loads (tui.kube.prefetch); the main screen adopts those
+caches, so what they listed before the app existed and what they watch afterwards both reach the panes."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+from contextlib import ExitStack
+
+from tests.panes.conftest import SIZE, cells, endpoint, names, synced, until
+from tui import gcpolicy
+from tui.app import create_app
+from tui.commands.tui import build_app, prepare
+from tui.config import StateStore, state_dir
+from tui.kube.client import connect
+from tui.kube.prefetch import Prefetch
+
+
+async def test_the_panes_adopt_the_prefetched_lists_and_their_watches(kube, sim_kubeconfig, xdg):
+    kube.service("web")
+    kube.slice("web-1", "web", endpoints=[endpoint("10.244.1.5"), endpoint("10.244.1.6", ready=False)])
+    conn = connect(str(sim_kubeconfig), env={})
+    prefetch = Prefetch(conn).start()
+    try:
+        assert all(cache.wait_synced(20) for cache in prefetch.caches)  # listed before any app exists
+        app = create_app(conn, state=StateStore(state_dir()), prefetch=prefetch)
+        async with app.run_test(size=SIZE) as pilot:
+            main = await synced(pilot)
+            assert main.feed is not None and main.feed.scope_caches == prefetch.caches  # adopted, not relisted
+            assert names(main.services) == ["web"] and cells(main.services, "endpoints") == ["1/2"]
+            kube.service("late")  # after adoption: the adopted caches' watches feed the panes
+            await until(pilot, lambda: names(main.services) == ["late", "web"], "the watched Service")
+            await pilot.press("colon", *"ns kube-system", "enter")  # a new scope: fresh caches, the old stop
+            await until(pilot, lambda: main.is_synced() and names(main.services) == [], "kube-system")
+            assert all(cache.stopping for cache in prefetch.caches)
+            assert main.feed.scope_caches and not set(main.feed.scope_caches) & set(prefetch.caches)
+    finally:
+        prefetch.stop()
+
+
+async def test_prefetched_lists_of_another_scope_are_stopped_not_shown(kube, sim_kubeconfig, xdg):
+    kube.namespaces("other")
+    kube.service("web")
+    kube.service("elsewhere", "other")
+    conn = connect(str(sim_kubeconfig), env={})
+    prefetch = Prefetch(conn.with_namespace("other")).start()
+    try:
+        app = create_app(conn, state=StateStore(state_dir()), prefetch=prefetch)
+        async with app.run_test(size=SIZE) as pilot:
+            main = await synced(pilot)
+            assert names(main.services) == ["web"]
+            assert all(cache.stopping for cache in prefetch.caches)
+    finally:
+        prefetch.stop()
+
+
+async def test_prepare_starts_the_lists_and_the_first_sync_restores_the_collector(kube, sim_kubeconfig, xdg):
+    kube.service("web")
+    before = gc.get_threshold()
+    gcpolicy.relax()  # as run_tui does
+    try:
+        assert gc.get_threshold() == gcpolicy.STARTUP_THRESHOLDS
+        args = argparse.Namespace(kubeconfig=str(sim_kubeconfig), context=None, namespace=None,
+                                  all_namespaces=False, demo=False, read_only=False)
+        with ExitStack() as stack:
+            session = prepare(args, stack)
+            assert session.prefetch is not None and session.prefetch.serves(session.connection)
+            app = build_app(session)
+            async with app.run_test(size=SIZE) as pilot:
+                main = await synced(pilot)
+                assert main.feed is not None and main.feed.scope_caches == session.prefetch.caches
+                assert names(main.services) == ["web"]
+                assert gc.get_threshold() == before
+        assert all(cache.stopping for cache in session.prefetch.caches)
+    finally:
+        gcpolicy.settle()
+        gc.unfreeze()
+        gc.set_threshold(*before)
