@@ -45,7 +45,8 @@ def table_rows(screen: ProxyScreen) -> list[list[str]]:
 async def settled_status(pilot, screen: ProxyScreen, mode: str) -> None:
     """The status view caught up with the cluster: every node Ready and running `mode`."""
     await wait_until(pilot, lambda: screen.status is not None and screen.status.config.mode == mode and all(
-        n.pod is not None and n.pod.ready and n.running_mode == mode for n in screen.status.nodes), f"{mode} everywhere")
+        n.pod is not None and n.pod.ready and n.running_mode == mode for n in screen.status.nodes),
+        f"{mode} everywhere")
 
 
 async def test_status_view_shows_configured_running_and_pods(make_proxy_app, demo):

@@ -15,7 +15,6 @@ from kubernetes import client as k8s
 
 from tests.proxy_screen.flow import (
     choose,
-    finish,
     open_proxy,
     press_button,
     switch,
