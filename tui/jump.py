@@ -145,6 +145,12 @@ def _proxy(app: "SvcscopeApp", arg: str) -> None:
     app.open_proxy()
 
 
+def _create(app: "SvcscopeApp", arg: str) -> None:
+    from tui.screens.wizard import open_wizard
+
+    open_wizard(app, arg)
+
+
 def _help(app: "SvcscopeApp", arg: str) -> None:
     app.action_help()
 
@@ -175,6 +181,8 @@ JUMPS = JumpRegistry(
         JumpCommand(
             "trace", "join a Service's slices, IPVS and DNS", not_built("The trace screen", 8), arg="NAME"
         ),
+        JumpCommand("create", "the Service wizard (TYPE: clusterip, headless, nodeport, loadbalancer, externalname)",
+                    _create, arg="TYPE"),
         JumpCommand("help", "every key and command", _help, aliases=("h", "?")),
         JumpCommand("quit", "leave svcscope", _quit, aliases=("q", "q!", "exit")),
     ]

@@ -77,6 +77,7 @@ class MainScreen(BaseScreen):
         self._pods_synced = False
         self._pods_timer: Timer | None = None
         self._pods_pending: PodWatch | None = None
+        self._wanted: Key | None = None  # select_service's Service, until the watch brings it
 
     @property
     def svcscope(self) -> "SvcscopeApp":
@@ -115,6 +116,16 @@ class MainScreen(BaseScreen):
 
     def focus_pane(self, name: str) -> None:
         self.query_one(f"#{name}").focus()
+
+    def select_service(self, namespace: str, name: str) -> None:
+        """Put the cursor on this Service now, or as soon as the watch brings it (after a create)."""
+        self._wanted = (namespace, name)
+        self._select_wanted()
+
+    def _select_wanted(self) -> None:
+        if self._wanted is not None and self.services.move_cursor_to_key(self._wanted):
+            self._wanted = None
+            self.services.focus()
 
     def is_synced(self) -> bool:
         """Both caches delivered their first list (tests and benchmarks wait for this)."""
@@ -171,6 +182,7 @@ class MainScreen(BaseScreen):
         if batch.problems:
             self._report(batch.problems)
         touched = self._update_services(change, batch)
+        self._select_wanted()
         self._explain_services()
         if self.selected in touched or (batch.reset and batch.resource == "endpointslices"):
             self._refresh_endpoints()

@@ -99,7 +99,20 @@ class ServicesPane(LivePane):
 
     BINDINGS = [
         Binding("enter", "select", "endpoints"),
+        # Not in the footer (its 80 columns hold the essential keys); `?` and the palette list them.
+        Binding("c", "create_service", "create a Service (wizard)", show=False),
+        Binding("ctrl+d", "delete_service", "delete the Service", show=False, key_display="^d"),
     ]
+
+    def action_create_service(self) -> None:
+        from tui.screens.wizard import open_wizard  # the wizard's module loads on first use
+
+        open_wizard(self.app)  # type: ignore[arg-type]
+
+    def action_delete_service(self) -> None:
+        from tui.screens.wizard import confirm_delete
+
+        confirm_delete(self.app, self.cursor_key if isinstance(self.cursor_key, tuple) else None)  # type: ignore[arg-type]
 
     def set_all_namespaces(self, everything: bool) -> None:
         """NAMESPACE shows only when the pane lists every namespace."""
