@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tui.kube.client import explain_error
 from tui.kube.guard import Guard, Mutation, StepResult
-from tui.kube.service_spec import ServiceSpec, field_of
+from tui.kube.service_spec import ServiceSpec
 
 TIMEOUT = (5.0, 30.0)
 
@@ -26,7 +26,7 @@ TIMEOUT = (5.0, 30.0)
 @dataclass(frozen=True)
 class Outcome:
     """What the server answered: the object (dry run or created), or why not (a sentence, plus the 422 causes by
-    the field the user edits, for the wizard)."""
+    their apiserver path, for the wizard to put on its fields)."""
 
     ok: bool
     message: str
@@ -106,11 +106,11 @@ def refused(exc: ApiException, verb: str, what: str, namespace: str) -> Outcome:
     message = str(status.get("message") or exc.reason or "no reason given").strip()
     reason = str(status.get("reason") or exc.reason or "")
     code = exc.status
-    fields: dict[str, str] = {}
+    fields: dict[str, str] = {}  # the apiserver's paths, as ServiceSpec.validate keys them
     details = status.get("details")
     for cause in (details.get("causes") if isinstance(details, dict) else None) or []:
         if isinstance(cause, dict) and cause.get("field"):
-            path = field_of(str(cause["field"]))
+            path = str(cause["field"])
             text = str(cause.get("message", ""))
             fields[path] = f"{fields[path]}; {text}" if path in fields else text
     if code == 409:

@@ -167,19 +167,18 @@ class ServiceSpec:
 
     def validate(self, taken_node_ports: Container[int] = (),
                  node_port_range: tuple[int, int] = v.NODE_PORT_RANGE) -> dict[str, str]:
-        """field path -> the apiserver's message for it (several joined by "; "), empty when the spec is valid.
+        """The apiserver's field path -> its message (several for one path joined by "; "); empty when valid.
 
-        Paths are the apiserver's (`metadata.name`, `spec.ports[1].port`); a duplicate (protocol, port), which the
-        apiserver reports on `spec.ports[i]`, is put on `spec.ports[i].port` where the user can fix it; a blank
-        targetPort is not blamed for the port the server copies into it."""
+        Paths are the apiserver's own (`spec.clusterIPs[0]`, `spec.ports[1]` for a duplicate port); `field_of`
+        names the field a user edits for each. A blank targetPort is not blamed for the port the server copies
+        into it."""
         out: dict[str, str] = {}
         blank_targets = {f"spec.ports[{i}].targetPort" for i, p in enumerate(self.ports)
                          if p.target_port in (None, "")}
         for e in self.field_errors(taken_node_ports, node_port_range):
             if e.field in blank_targets:
                 continue  # the server copied `port` into it: the error is already on the port
-            path = field_of(e.field)
-            out[path] = f"{out[path]}; {e.message}" if path in out else e.message
+            out[e.field] = f"{out[e.field]}; {e.message}" if e.field in out else e.message
         return out
 
     def is_valid(self, taken_node_ports: Container[int] = ()) -> bool:

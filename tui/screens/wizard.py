@@ -176,6 +176,7 @@ class WizardScreen(ModalScreen[Key | None]):
         self.state = ClusterState()
         self.errors: dict[str, str] = {}  # apiserver path -> message, as typed
         self.server_errors: dict[str, str] = {}  # from the last dry run or create, until the next edit
+        self.server_message = ""  # the server's refusal in one sentence, above the form until the next edit
         self.spec = ServiceSpec()
         self.mode = "form"
         self.dry_run_ok: dict[str, Any] | None = None  # the manifest the last successful dry run accepted
@@ -414,8 +415,10 @@ class WizardScreen(ModalScreen[Key | None]):
             fid = row.id.removeprefix("err-")
             if fid.startswith("port"):
                 continue
-            text = "\n".join(grouped.get(fid, []))
-            self._set(f"#{row.id}", text)
+            lines = grouped.get(fid, [])
+            if fid == "form" and self.server_message:
+                lines = [self.server_message, *lines]
+            self._set(f"#{row.id}", "\n".join(lines))
         lines = grouped.get("ports", [])[:]
         for index in sorted(port_errors):
             label = f"port {index + 1}" if index < len(rows) else f"spec.ports[{index}]"
@@ -444,6 +447,7 @@ class WizardScreen(ModalScreen[Key | None]):
         if not self.is_mounted or self.mode != "form":
             return
         self.server_errors = {}
+        self.server_message = ""
         self.dry_run_ok = None
         control = getattr(event, "control", None)
         wid = getattr(control, "id", None)
@@ -588,8 +592,8 @@ class WizardScreen(ModalScreen[Key | None]):
             # Back to the form, everything typed still there, the server's words on the fields they name.
             self._to_form(next(iter(form.by_field(outcome.fields)), None))
             self.server_errors = dict(outcome.fields)
+            self.server_message = outcome.message
             self._paint_errors()
-            self._set("#err-form", outcome.message)
             self.svcscope.notify(outcome.message, title="Create Service", severity="error", timeout=10)
             return
         if message.dry_run:
