@@ -512,11 +512,7 @@ class WizardScreen(ModalScreen[Key | None]):
         self._refresh()
         if self.errors:
             first = next(iter(form.by_field(self.errors)))
-            self._focus_field(first)
-            count = len(self.errors)
-            self.svcscope.notify(f"{count} field{'s' if count != 1 else ''} to fix before the review: the "
-                                 "messages under them are the API server's.", title="Create Service",
-                                 severity="warning")
+            self._focus_field(first)  # the title counts them; the messages sit under their fields
             return
         self.mode = "review"
         self._refresh()
@@ -525,7 +521,7 @@ class WizardScreen(ModalScreen[Key | None]):
             Syntax(self.spec.to_yaml(), "yaml", theme="ansi_dark", background_color="default", word_wrap=False))
         self._set_status("The exact YAML that will be sent. enter: server dry run (nothing is created), "
                          "s: save to a file, esc: back to the form.")
-        self.query_one("#filled", Static).update("")
+        self._set("#filled", "")
         self.query_one("#review", VerticalScroll).focus()
         self.refresh_bindings()
 
@@ -599,8 +595,7 @@ class WizardScreen(ModalScreen[Key | None]):
         if message.dry_run:
             self.dry_run_ok = message.manifest
             filled = form.server_filled(message.manifest, outcome.obj or {})
-            self.query_one("#filled", Static).update(
-                "The server fills in:\n" + "\n".join(f"  {line}" for line in filled) if filled else "")
+            self._set("#filled", "The server fills in:\n" + "\n".join(filled) if filled else "")
             self._set_status(f"{outcome.message} enter: create it now, s: save the YAML, esc: back to the form.")
             return
         obj = outcome.obj or {}
