@@ -257,3 +257,33 @@ async def test_i_on_a_headless_service_says_why_it_has_no_virtual_server(make_ap
                "headless and ExternalName Services" in shown
         await pilot.press("escape")
         assert screen.pane.virtual_count == 7
+
+
+async def test_scaling_the_deployment_adds_real_servers_named_by_their_pods(demo, make_app):
+    from kubernetes.client import AppsV1Api
+
+    sim, _ = demo
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await synced(pilot)
+        screen = await open_ipvs(pilot)
+        vs = f"TCP {cluster_ip(sim, 'service-clusterip')}:80"
+
+        def real_servers() -> list[tuple[str, ...]]:
+            rows = tree(screen)
+            at = [r[0] for r in rows].index(vs)
+            out = []
+            for r in rows[at + 1:]:
+                if not r[0].startswith("  ->"):
+                    break
+                out.append(r)
+            return out
+
+        await until(pilot, lambda: len(real_servers()) == 3 and all(r[3] != "-" for r in real_servers()), "3 pods")
+        AppsV1Api(sim.api_client()).patch_namespaced_deployment_scale(
+            "pc-deployment", "dev", {"spec": {"replicas": 5}})
+        await until(pilot, lambda: len(real_servers()) == 5 and all(r[3] != "-" for r in real_servers()),
+                    "5 real servers, each named by its pod", timeout=40)
+        pods = {p["metadata"]["name"] for p in sim.store.list(BY_KIND["Pod"], "dev")[0]
+                if p["metadata"]["name"].startswith("pc-deployment")}
+        assert {r[3] for r in real_servers()} == pods

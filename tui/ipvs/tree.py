@@ -3,8 +3,8 @@ and the rates between two reads. Pure (no Textual): the screen's worker calls `t
 
 Cells, in TREE_COLUMNS order, mean one thing on a virtual server's row and its counterpart on a real server's:
 SERVER (`TCP 10.96.0.1:443` / `  -> 10.244.1.2:8080`), SCHED/FWD, PERS/WT (persistence / weight), SERVICE/POD,
-ACT(ive) and INACT(ive) connections (summed over the real servers on a virtual server's row), then CONN/S, PKT/S and BYTES/S
-(in + out).
+ACT(ive) and INACT(ive) connections (summed over the real servers on a virtual server's row), then CONN/S, PKT/S
+and BYTES/S (in + out). The POD cell is the pod's name: its namespace is its Service's, named on the row above.
 A rate the source cannot tell shows `?` (no statistics: /proc); one not known yet shows `-` (the first read).
 
 Row keys sort into the tree: `((order, vs.key), ())` for a virtual server and `((order, vs.key), (rs order,
