@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "ipvs",
     "check",
     "create",
+    "probe",
 )
 
 
