@@ -151,6 +151,12 @@ def _create(app: "SvcscopeApp", arg: str) -> None:
     open_wizard(app, arg)
 
 
+def _probe(app: "SvcscopeApp", arg: str) -> None:
+    from tui.screens.probe import open_probe
+
+    open_probe(app, None, arg)
+
+
 def _help(app: "SvcscopeApp", arg: str) -> None:
     app.action_help()
 
@@ -183,6 +189,8 @@ JUMPS = JumpRegistry(
         ),
         JumpCommand("create", "the Service wizard (TYPE: clusterip, headless, nodeport, loadbalancer, externalname)",
                     _create, arg="TYPE"),
+        JumpCommand("probe", "connect N times to a Service from this node: which pod took each (-c N, --http)",
+                    _probe, arg="NAME", arg_required=True),
         JumpCommand("help", "every key and command", _help, aliases=("h", "?")),
         JumpCommand("quit", "leave svcscope", _quit, aliases=("q", "q!", "exit")),
     ]

@@ -39,6 +39,31 @@ def kernel_config_hz() -> int | None:
     return None
 
 
+def write_scenario(path: Path) -> None:
+    """The tutorial scenario's objects, settled by the simulated cluster's controllers here (starting the cluster
+    under TCG would cost minutes), for the guest's check-breaks step."""
+    from tests.conftest import wait_for
+    from tui.sim.cluster import SimCluster
+    from tui.sim.resources import BY_KIND
+
+    sim = SimCluster(scenario="tutorial").start()
+    try:
+        def settled() -> dict | None:
+            with sim.store.lock:
+                objs = {k: sim.store.list(BY_KIND[kind])[0] for k, kind in (
+                    ("services", "Service"), ("slices", "EndpointSlice"), ("pods", "Pod"), ("nodes", "Node"))}
+                objs["kube_proxy_configmap"] = sim.store.get(BY_KIND["ConfigMap"], "kube-system", "kube-proxy")
+            web = [s for s in objs["slices"] if s["metadata"].get("labels", {}).get(
+                "kubernetes.io/service-name") == "service-clusterip"]
+            ready = [e for s in web for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready")]
+            return objs if len(ready) == 3 else None
+
+        objs = wait_for(settled, timeout=60, message="the tutorial scenario never settled")
+    finally:
+        sim.stop()
+    path.write_text(json.dumps(objs))
+
+
 @pytest.fixture(scope="session")
 def guest(tmp_path_factory: pytest.TempPathFactory) -> GuestRun:
     if not (KVM_DIR / "initramfs.gz").exists():
@@ -51,6 +76,7 @@ def guest(tmp_path_factory: pytest.TempPathFactory) -> GuestRun:
     if keep and os.environ.get("SVCSCOPE_KVM_REUSE") == "1" and (out / "batch" / "results.json").exists():
         # developing the host-side assertions: look at the last boot's files again instead of booting
         return GuestRun(out / "batch", json.loads((out / "batch" / "results.json").read_text()))
+    write_scenario(out / "scenario.json")
     purelib = sysconfig.get_paths()["purelib"]
     cmd = (f"cd {ROOT} && PYTHONPATH={ROOT}:{purelib} {sys.executable} -S tests/kernel/guest_batch.py /kvmout/batch")
     env = dict(os.environ, KVM_OUT=str(out), KVM_TIMEOUT=os.environ.get("KVM_TIMEOUT", "1800"))

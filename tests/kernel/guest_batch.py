@@ -370,6 +370,131 @@ def emulator_checks() -> None:
     results["emulator"] = out
 
 
+# -- svcscope check's findings on a kernel the emulator programmed, then broken by hand ---------------------------
+
+CHECK_NODE = "node1"
+
+
+def scenario_objects():
+    """The tutorial scenario's objects as the host's simulated cluster settled them (conftest writes the file)."""
+    from tui.trace.gather import Objects
+
+    data = json.loads((OUT.parent / "scenario.json").read_text())
+    return Objects(data["services"], data["slices"], data["pods"], data["nodes"], data["kube_proxy_configmap"])
+
+
+@step("check-breaks")
+def check_breaks() -> None:
+    """Program the scenario's table, break one rule with ipvsadm, and record what the trace (svcscope check's
+    engine) finds against the table read back over netlink."""
+    from tui.ipvs.netlink import read_netlink
+    from tui.sim.kubeproxy import EmulatorConfig, emulate, program
+    from tui.trace.gather import node_context, proxy_settings, service_states
+    from tui.trace.join import trace_service
+
+    objs = scenario_objects()
+    states = service_states(objs)
+    _, scheduler = proxy_settings(objs.kube_proxy_configmap)
+    emulated = emulate(objs.services, objs.slices, objs.nodes, CHECK_NODE, EmulatorConfig(scheduler=scheduler))
+    web = next(s.service for s in states if s.service.key == ("dev", "service-clusterip"))
+    vs = emulated.find("TCP", web.cluster_ip, 80)
+    rip = sorted(rs.address for rs in vs.real_servers)[0]
+    vip = f"{web.cluster_ip}:80"
+    results["check_target"] = {"vip": vip, "rip": f"{rip}:80", "real_servers": len(vs.real_servers)}
+    breaks = {
+        "clean": [],
+        "delete-real-server": ["-d", "-t", vip, "-r", f"{rip}:80"],
+        "zero-weight": ["-e", "-t", vip, "-r", f"{rip}:80", "-m", "-w", "0"],
+        "scheduler": ["-E", "-t", vip, "-s", "wrr"],
+    }
+    out = {}
+    for name, cmd in breaks.items():
+        asyncio.run(program(emulated))
+        if cmd:
+            sh("ipvsadm", *cmd)
+        table = asyncio.run(read_netlink())
+        ctx = node_context(objs, CHECK_NODE, table)
+        found = {}
+        for state in states:
+            t = trace_service(state, ctx)
+            found[f"{state.service.namespace}/{state.service.name}"] = [
+                [f.level, f.code, f.subject, f.message] for f in t.all_findings if f.level != "info"]
+        out[name] = {"findings": found, "virtual_servers": len(table.virtual_servers),
+                     "ipvsadm": save(f"check_{name}_ipvsadm.txt", sh("ipvsadm", "-Ln").stdout)}
+    results["check_breaks"] = out
+
+
+# -- the reachability probe through real IPVS to pods in network namespaces ---------------------------------------
+
+PROBE_PODS = 3
+
+
+def probe_network() -> None:
+    """kube-proxy's layout in miniature: ClusterIPs on a dummy kube-ipvs0, pods in network namespaces behind veth
+    pairs, each serving its own index.html over HTTP (busybox httpd, IPv4 port 80 and IPv6 port 8080)."""
+    for m in ("veth", "dummy", "ip_vs_rr"):
+        sh("modprobe", m)
+    sh("sysctl", "-qw", "net.ipv4.vs.conntrack=1")  # as kube-proxy sets it
+    sh("ip", "link", "add", "kube-ipvs0", "type", "dummy")
+    sh("ip", "link", "set", "kube-ipvs0", "up")
+    for addr in ("10.96.50.1/32", "10.96.50.2/32", "10.96.50.3/32"):
+        sh("ip", "addr", "add", addr, "dev", "kube-ipvs0")
+    sh("ip", "addr", "add", "fd00:96::1/128", "dev", "kube-ipvs0", "nodad")
+    for i in range(1, PROBE_PODS + 1):
+        ns, www = f"pod{i}", Path(f"/tmp/www{i}")
+        sh("ip", "netns", "add", ns)
+        sh("ip", "link", "add", f"vh{i}", "type", "veth", "peer", "name", "eth0", "netns", ns)
+        sh("ip", "addr", "add", f"10.244.{i}.1/24", "dev", f"vh{i}")
+        sh("ip", "addr", "add", f"fd00:244:{i}::1/64", "dev", f"vh{i}", "nodad")
+        sh("ip", "link", "set", f"vh{i}", "up")
+        sh("ip", "-n", ns, "addr", "add", f"10.244.{i}.10/24", "dev", "eth0")
+        sh("ip", "-n", ns, "addr", "add", f"fd00:244:{i}::10/64", "dev", "eth0", "nodad")
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "route", "add", "default", "via", f"10.244.{i}.1")
+        sh("ip", "-n", ns, "-6", "route", "add", "default", "via", f"fd00:244:{i}::1")
+        www.mkdir(parents=True, exist_ok=True)
+        (www / "index.html").write_text(f"pod{i}\n")  # the tutorial's index.html experiment
+        sh("ip", "netns", "exec", ns, "busybox", "httpd", "-p", "80", "-h", str(www))
+        sh("ip", "netns", "exec", ns, "busybox", "httpd", "-p", "[::]:8080", "-h", str(www))
+    rules = ["-A -t 10.96.50.1:80 -s rr", "-A -t 10.96.50.2:80 -s rr -p 600", "-A -t 10.96.50.3:80 -s rr",
+             "-A -t [fd00:96::1]:80 -s rr"]
+    for i in range(1, PROBE_PODS + 1):
+        rules += [f"-a -t 10.96.50.1:80 -r 10.244.{i}.10:80 -m", f"-a -t 10.96.50.2:80 -r 10.244.{i}.10:80 -m",
+                  f"-a -t [fd00:96::1]:80 -r [fd00:244:{i}::10]:8080 -m",
+                  # the third pod of 10.96.50.3 is "crashed": nothing listens on its port 81
+                  f"-a -t 10.96.50.3:80 -r 10.244.{i}.10:{81 if i == PROBE_PODS else 80} -m"]
+    sh("ipvsadm", "-R", input="\n".join(rules) + "\n")
+    time.sleep(1)  # busybox httpd daemonizes: let it bind
+
+
+@step("probe")
+def probe_checks() -> None:
+    from tui.trace.probe import Target, run_probe
+    from tui.trace.probe_setup import read_virtual_server
+
+    probe_network()
+    pods = {f"10.244.{i}.10:80": f"dev/pod{i}" for i in range(1, PROBE_PODS + 1)}
+    pods.update({f"[fd00:244:{i}::10]:8080": f"dev/pod{i}" for i in range(1, PROBE_PODS + 1)})
+    runs = {
+        "rr_http": (Target("10.96.50.1", 80, role="ClusterIP", service="dev/web", affinity="None"), 12, True),
+        "rr_tcp": (Target("10.96.50.1", 80), 6, False),
+        "sticky_http": (Target("10.96.50.2", 80, role="ClusterIP", service="dev/sticky", affinity="ClientIP"),
+                        12, True),
+        "affinity_not_applied": (Target("10.96.50.1", 80, service="dev/web", affinity="ClientIP"), 6, True),
+        "one_down": (Target("10.96.50.3", 80), 9, True),
+        "rr_ipv6": (Target("fd00:96::1", 80), 6, True),
+    }
+    out = {}
+    for name, (target, count, http) in runs.items():
+        vs, note = read_virtual_server(target)
+        result = run_probe(target, count, http=http, virtual_server=vs, pods=pods, timeout=10)
+        out[name] = {**result.to_dict(), "ipvsNote": note}
+    results["probe"] = out
+    results["probe_conn_table"] = save("probe_ip_vs_conn.txt", Path("/proc/net/ip_vs_conn").read_text())
+    results["probe_ipvsadm"] = save("probe_ipvsadm.txt", sh("ipvsadm", "-Ln").stdout)
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
@@ -384,6 +509,8 @@ def main() -> int:
     for s in held or []:
         s.close()
     emulator_checks()
+    check_breaks()
+    probe_checks()
     results["total_seconds"] = round(time.monotonic() - t0, 1)
     (OUT / "results.json").write_text(json.dumps(results, indent=1, default=str))
     return 0

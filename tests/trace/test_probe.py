@@ -82,7 +82,8 @@ def test_http_probe_of_a_loopback_listener_reads_each_answer_and_says_the_table_
     assert all(a.real_server == "" and a.seconds >= 0 for a in result.attempts)
     assert result.shares == ()
     assert "no IPVS connection table here" in result.table_note and "ip_vs is not loaded" in result.table_note
-    assert result.verdict.level == "info" and result.verdict.text.startswith("12 of 12 connections succeeded, but ")
+    assert (result.verdict.level, result.verdict.text) == (
+        "info", "12 of 12 connections succeeded; which real server took each is unknown")
 
 
 def test_plain_tcp_probe_connects_without_sending(raw_server, tmp_path):
@@ -101,7 +102,8 @@ def test_refused_connections_are_an_error_in_words(tmp_path):
     assert result.attempts[0].error.startswith(f"connection refused: nothing accepts connections on 127.0.0.1:{port}")
     assert result.verdict.level == "error"
     assert result.verdict.text.startswith(f"no connection to 127.0.0.1:{port} succeeded: connection refused")
-    assert result.table_note == ""  # nothing connected: there was nothing to look up
+    assert all(a.local_port for a in result.attempts)  # bound first: a refused connection has its source port too
+    assert "no IPVS connection table" in result.table_note
 
 
 def test_a_silent_server_times_out_in_words(raw_server, tmp_path):
@@ -207,3 +209,8 @@ def test_failures_are_counted_in_the_verdict():
     a = attempts_to("a", "b") + [Attempt(3, False, 2.0, error="timed out after 2 s: no answer")]
     v = verdict(a, vs())
     assert v.level == "warning" and v.text.endswith("; 1 of 3 connections failed")
+    refused = Attempt(4, False, 0.001, "", 40004, error="connection refused", real_server="c:81", pod="dev/c")
+    v = verdict(attempts_to("a", "b") + [refused], vs())
+    assert v.text == ("round robin spreads them: 3 connections over 3 of 3 real servers; 1 of 3 connections failed "
+                      "(at dev/c: 1)")
+    assert [(s.real_server, s.failed) for s in summarize(attempts_to("a") + [refused])] == [("a:80", 0), ("c:81", 1)]

@@ -106,7 +106,7 @@ def test_cli_probes_a_service_through_the_real_client(tutorial):
     lines = res.stdout.splitlines()
     assert lines[0] == f"probe dev/service-clusterip ClusterIP {ip}:80: 2 x TCP connect"
     assert lines[1].startswith("IPVS: not read: ") and lines[2] == "Service: sessionAffinity None"
-    assert lines[-1].startswith((f"FAIL  no connection to {ip}:80 succeeded: ", "NOTE  2 of 2 connections succeeded"))
+    assert lines[-1].startswith((f"FAIL  no connection to {ip}:80 succeeded: ", "NOTE  2 of 2 connections succeeded;"))
     assert (res.returncode == 1) == lines[-1].startswith("FAIL")
 
 

@@ -124,6 +124,8 @@ def text_lines(result: ProbeResult, ipvs_note: str = "") -> list[str]:
         lines.append(f"IPVS: not read: {ipvs_note}")
     if t.affinity:
         lines.append(f"Service: sessionAffinity {t.affinity}")
+    if result.table_note:
+        lines.append(f"Connections: {result.table_note}")
     lines.append("")
     lines.append(f"{'#':>4}  {'REAL SERVER':<22} {'POD':<30} {'TIME':>10}  {'SRC PORT':>8}  ANSWER")
     for a in result.attempts:

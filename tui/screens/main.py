@@ -29,6 +29,7 @@ from tui.kube.state import Change, ClusterState
 from tui.live import LiveBatch, LiveFeed, LiveState, PodWatch
 from tui.screens.base import BaseScreen
 from tui.screens.detail import DetailScreen
+from tui.screens.probe import open_probe
 from tui.widgets.endpoints_pane import EndpointsPane, endpoint_pane_rows
 from tui.widgets.fast_table import FastTable
 from tui.widgets.filter_line import FilterLine
@@ -56,6 +57,7 @@ class MainScreen(BaseScreen):
         Binding("y", "detail('yaml')", "yaml"),
         Binding("d", "detail('describe')", "describe"),
         Binding("i", "ipvs", "IPVS of the Service", show=False),
+        Binding("p", "probe", "probe the Service from this node", show=False),
     ]
     DEFAULT_CSS = """
     MainScreen #body { height: 1fr; }
@@ -347,6 +349,9 @@ class MainScreen(BaseScreen):
 
     def action_ipvs(self) -> None:
         self.svcscope.open_ipvs(self.selected)
+
+    def action_probe(self) -> None:
+        open_probe(self.app, self.state.service(self.selected) if self.selected is not None else None)
 
     @on(LivePane.FilterRequested)
     def _filter_requested(self, event: LivePane.FilterRequested) -> None:

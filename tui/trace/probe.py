@@ -71,7 +71,8 @@ class Attempt:
 class Share:
     real_server: str
     pod: str
-    count: int
+    count: int  # attempts that reached it (failed ones included)
+    failed: int  # of those, how many failed (refused by it, no answer from it)
     share: float  # of the attempts whose real server is known
     bodies: tuple[str, ...]  # distinct first lines of the body it served
     mean_seconds: float
@@ -112,7 +113,7 @@ class ProbeResult:
                           "localPort": a.local_port, "error": a.error or None, "status": a.status or None,
                           "body": a.body if a.status else None, "realServer": a.real_server or None,
                           "pod": a.pod or None, "state": a.state or None} for a in self.attempts],
-            "realServers": [{"realServer": s.real_server, "pod": s.pod or None, "count": s.count,
+            "realServers": [{"realServer": s.real_server, "pod": s.pod or None, "count": s.count, "failed": s.failed,
                              "share": round(s.share, 4), "bodies": list(s.bodies),
                              "meanMs": round(s.mean_seconds * 1000, 3)} for s in self.shares],
             "verdict": {"level": self.verdict.level, "text": self.verdict.text},
@@ -177,25 +178,26 @@ def _short_body_done(head: bytes, body: bytes) -> bool:
 
 
 def _connect(target: Target, index: int, http: bool, timeout: float,
-             clock: Callable[[], float]) -> tuple[Attempt, socket.socket | None]:
+             clock: Callable[[], float]) -> tuple[Attempt, socket.socket]:
+    """One attempt. The socket is bound before connecting, so its source port is known even when the connection
+    is refused (IPVS still recorded which real server refused it); the caller holds it until the table is read,
+    so no later attempt of the batch gets the same port."""
     family = socket.AF_INET6 if ":" in target.address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     start = clock()
     local, port = "", 0
     try:
+        sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+        port = sock.getsockname()[1]
         sock.connect((target.address, target.port))
-        local, port = sock.getsockname()[:2]
+        local = sock.getsockname()[0]
         status = body = ""
         if http:
             status, body = _http_exchange(sock, target)
         return Attempt(index, True, clock() - start, local, port, status=status, body=body), sock
     except (OSError, ValueError) as exc:
-        seconds = clock() - start
-        if port:  # connected, then the exchange failed: the connection table still knows where it went
-            return Attempt(index, False, seconds, local, port, error=_error_words(exc, target, timeout)), sock
-        sock.close()
-        return Attempt(index, False, seconds, error=_error_words(exc, target, timeout)), None
+        return Attempt(index, False, clock() - start, local, port, error=_error_words(exc, target, timeout)), sock
 
 
 # -- matching the connection table ------------------------------------------------------------------------------
@@ -220,7 +222,7 @@ def match(attempts: Sequence[Attempt], conns: Iterable[Conn], target: Target,
     out = []
     for a in attempts:
         candidates = found.get(a.local_port, [])
-        exact = [c for c in candidates if c.client == _canonical(a.local)] or candidates
+        exact = [c for c in candidates if a.local and c.client == _canonical(a.local)] or candidates
         if exact:
             c = exact[0]
             rs = c.dest_endpoint
@@ -268,8 +270,7 @@ def run_probe(target: Target, count: int = DEFAULT_COUNT, *, http: bool = False,
                     break
                 attempt, sock = _connect(target, i, http, timeout, clock)
                 fresh.append(attempt)
-                if sock is not None:
-                    held.append(sock)
+                held.append(sock)
             if any(a.local_port for a in fresh) and not table_note:
                 try:
                     fresh = match(fresh, conn_table(), target, pods)
@@ -298,7 +299,8 @@ def summarize(attempts: Sequence[Attempt]) -> tuple[Share, ...]:
     for rs, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         mine = [a for a in known if a.real_server == rs]
         bodies = tuple(dict.fromkeys(a.body for a in mine if a.status))
-        out.append(Share(rs, mine[0].pod, n, n / len(known), bodies, sum(a.seconds for a in mine) / n))
+        failed = sum(not a.ok for a in mine)
+        out.append(Share(rs, mine[0].pod, n, failed, n / len(known), bodies, sum(a.seconds for a in mine) / n))
     return tuple(out)
 
 
@@ -312,9 +314,13 @@ def judge(target: Target, attempts: Sequence[Attempt], shares: Sequence[Share], 
         return Verdict("error", f"no connection to {target.endpoint} succeeded: {reason}")
     failed = len(attempts) - len(ok)
     lost = f"; {failed} of {len(attempts)} connections failed" if failed else ""
-    if table_note:
+    culprits = [s for s in shares if s.failed]
+    if failed and culprits:
+        lost += " (at " + ", ".join(f"{s.pod or s.real_server}: {s.failed}" for s in culprits) + ")"
+    if table_note:  # the note itself is shown next to the verdict
         return Verdict("warning" if failed else "info",
-                       f"{len(ok)} of {len(attempts)} connections succeeded, but {table_note}{lost}")
+                       f"{len(ok)} of {len(attempts)} connections succeeded; which real server took each is "
+                       f"unknown{lost}")
     known = sum(s.count for s in shares)
     affinity = target.affinity == "ClientIP"
     persistent = vs.persistent if vs is not None else affinity
