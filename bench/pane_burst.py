@@ -29,27 +29,14 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from scale import ROOT, big_cluster, rss_mb  # it also puts this checkout first on sys.path
 
 KEYS = ("down", "down", "pagedown", "down", "up", "pagedown", "down", "pageup")
 KEY_GAP = 0.02  # seconds between key presses: a held-down key repeats about this fast
 QUIET = 1.0  # seconds of scrolling before and after the burst
-
-
-def rss_mb() -> tuple[float, float]:
-    rss = hwm = 0
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1])
-        elif line.startswith("VmHWM:"):
-            hwm = int(line.split()[1])
-    return rss / 1024, hwm / 1024
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -173,38 +160,29 @@ def burst(sim, count: int) -> int:
 
 
 def main(services: int, pods: int, count: int) -> None:
-    from tui.sim.cluster import SimCluster
-
-    t0 = time.time()
-    sim = SimCluster(scenario="empty", services=services, pods_per_service=pods).start()
-    print(f"sim with {services} Services x {pods} pods ready in {time.time() - t0:.1f} s", flush=True)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            kubeconfig = sim.write_kubeconfig(Path(tmp) / "kubeconfig")
-            env = {**os.environ, "PYTHONPATH": str(ROOT), "TEXTUAL_ANIMATIONS": "none"}
-            proc = subprocess.Popen([sys.executable, __file__, "--child", str(kubeconfig)], env=env,
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            assert proc.stdin is not None and proc.stdout is not None
-            line = proc.stdout.readline()
-            if not line.startswith("READY"):
-                raise SystemExit(f"the child did not start: {line!r}")
-            ready_rss = float(line.split()[1])
-            time.sleep(QUIET)
-            started = time.perf_counter()
-            proc.stdin.write(f"BURST {started}\n")
-            proc.stdin.flush()
-            made = burst(sim, count)
-            written = time.perf_counter() - started
-            time.sleep(2.0)  # the watch delivers the last of them; the user keeps scrolling
-            proc.stdin.write(f"DONE {time.perf_counter()}\n")
-            proc.stdin.flush()
-            result = None
-            for line in proc.stdout:
-                if line.startswith("RESULT "):
-                    result = json.loads(line[len("RESULT "):])
-            proc.wait(timeout=120)
-    finally:
-        sim.stop()
+    with big_cluster(services, pods) as (sim, kubeconfig, _):
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "TEXTUAL_ANIMATIONS": "none"}
+        proc = subprocess.Popen([sys.executable, __file__, "--child", str(kubeconfig)], env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("READY"):
+            raise SystemExit(f"the child did not start: {line!r}")
+        ready_rss = float(line.split()[1])
+        time.sleep(QUIET)
+        started = time.perf_counter()
+        proc.stdin.write(f"BURST {started}\n")
+        proc.stdin.flush()
+        made = burst(sim, count)
+        written = time.perf_counter() - started
+        time.sleep(2.0)  # the watch delivers the last of them; the user keeps scrolling
+        proc.stdin.write(f"DONE {time.perf_counter()}\n")
+        proc.stdin.flush()
+        result = None
+        for line in proc.stdout:
+            if line.startswith("RESULT "):
+                result = json.loads(line[len("RESULT "):])
+        proc.wait(timeout=120)
     if result is None:
         raise SystemExit("the child reported nothing")
     b0, b1 = result["burst"]["start"], result["burst"]["end"]

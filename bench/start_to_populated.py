@@ -18,17 +18,12 @@ machine's): 10,002 Services / 50,003 endpoints, median of 3: svcscope 13.1 s, ku
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run the checkout this script is in
+from scale import big_cluster, rss_mb, run_child, run_kubectl  # it also puts this checkout first on sys.path
 
 
 def child(kubeconfig: str, started: float) -> None:
@@ -58,55 +53,22 @@ def child(kubeconfig: str, started: float) -> None:
         raise SystemExit("the caches did not sync in 120 s")
     elapsed = time.time() - started
     endpoints = sum(slice_counts(o)[2] for o in state.slice_objects.values())
-    rss = hwm = 0
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss = int(line.split()[1])
-        elif line.startswith("VmHWM:"):
-            hwm = int(line.split()[1])
+    rss, hwm = rss_mb()
     for cache in caches:
         cache.stop(join=None)
     print(json.dumps({"elapsed": elapsed, "services": len(state.services), "endpoints": endpoints, "phases": phases,
-                      "rss_mb": rss / 1024, "peak_mb": hwm / 1024}))
-
-
-def run_svcscope(kubeconfig: Path) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = time.time()
-    out = subprocess.run([sys.executable, __file__, "--child", str(kubeconfig), repr(started)], env=env,
-                         capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def run_kubectl(kubeconfig: Path, cache_dir: str) -> tuple[float, int, int]:
-    started = time.time()
-    counts = []
-    for resource in ("svc", "endpointslices"):
-        out = subprocess.run(["kubectl", "get", resource, "-A", "-o", "json", "--kubeconfig", str(kubeconfig),
-                              f"--cache-dir={cache_dir}"], capture_output=True, check=True).stdout
-        counts.append(len(json.loads(out)["items"]))
-    return time.time() - started, counts[0], counts[1]
+                      "rss_mb": rss, "peak_mb": hwm}))
 
 
 def main(services: int, pods: int, rounds: int) -> None:
-    from tui.sim.cluster import SimCluster
-
-    t0 = time.time()
-    sim = SimCluster(scenario="empty", services=services, pods_per_service=pods).start()
-    print(f"sim with {services} Services x {pods} pods ready in {time.time() - t0:.1f} s", flush=True)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            kubeconfig = sim.write_kubeconfig(Path(tmp) / "kubeconfig")
-            cache_dir = str(Path(tmp) / "kubectl-cache")
-            run_kubectl(kubeconfig, cache_dir)  # warm kubectl's discovery cache, as an admin's is
-            ours, theirs = [], []
-            for _ in range(rounds):
-                result = run_svcscope(kubeconfig)
-                ours.append(result)
-                elapsed, nsvc, nslices = run_kubectl(kubeconfig, cache_dir)
-                theirs.append(elapsed)
-    finally:
-        sim.stop()
+    with big_cluster(services, pods) as (_, kubeconfig, tmp):
+        cache_dir = tmp / "kubectl-cache"
+        run_kubectl(kubeconfig, cache_dir)  # warm kubectl's discovery cache, as an admin's is
+        ours, theirs = [], []
+        for _ in range(rounds):
+            ours.append(run_child(__file__, kubeconfig))
+            elapsed, nsvc, nslices = run_kubectl(kubeconfig, cache_dir)
+            theirs.append(elapsed)
     mine = [r["elapsed"] for r in ours]
     last = ours[-1]
     print(f"{last['services']} Services, {last['endpoints']} endpoints in {nslices} EndpointSlices "

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from tui.kube.models import SliceView, human_age, parse_time
+from tui.kube.models import SlicePort, SliceView, human_age, parse_time
 
 Obj = Mapping[str, Any]
 
@@ -124,19 +124,10 @@ def format_slice_endpoints(slices: Sequence[SliceView], port_name: str | None) -
     listed: list[str] = []
     limit, more, count = 3, False, 0
     for view in slices:
-        raw_ports = _list(view.raw.get("ports"))
-        if not raw_ports:  # headless Services may have no ports
-            for ep in view.endpoints:
-                if len(listed) == limit:
-                    more = True
-                if not ep.is_ready:
-                    continue
-                if not more and ep.addresses:
-                    listed.append(ep.addresses[0])
-                count += 1
-            continue
-        for port in view.ports:
-            if port_name is not None and port.name != port_name:
+        # headless Services may have no ports: then each address alone
+        ports: Sequence[SlicePort | None] = view.ports if _list(view.raw.get("ports")) else (None,)
+        for port in ports:
+            if port is not None and port_name is not None and port.name != port_name:
                 continue
             for ep in view.endpoints:
                 if len(listed) == limit:
@@ -144,7 +135,8 @@ def format_slice_endpoints(slices: Sequence[SliceView], port_name: str | None) -
                 if not ep.is_ready:
                     continue
                 if not more and ep.addresses:
-                    listed.append(_join_host_port(ep.addresses[0], port.port or 0))
+                    address = ep.addresses[0]
+                    listed.append(address if port is None else _join_host_port(address, port.port or 0))
                 count += 1
     text = ",".join(listed)
     return f"{text} + {count - limit} more..." if more else text

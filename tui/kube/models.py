@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping  # not typing.Mapping: its isinstance() is several times slower
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 Obj = Mapping[str, Any]
@@ -55,6 +56,7 @@ def _identity(meta: dict[str, Any]) -> dict[str, Any]:
 _TIME_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z\Z")
 
 
+@lru_cache(maxsize=4096)  # objects created together share their second: 10,000 Services parse a few hundred
 def parse_time(text: str) -> datetime | None:
     """RFC 3339 in UTC as the API writes timestamps (`2024-05-01T12:00:00Z`); a regex, 10x faster than strptime."""
     m = _TIME_RE.match(text) if isinstance(text, str) else None
