@@ -7,18 +7,32 @@ the app built by the CLI's factory, started with all namespaces, until both cach
 the Services pane holds every Service with its ENDPOINTS count and has painted a frame.
 
 The simulated cluster runs in this process; each round runs, as fresh processes, svcscope's side (this script with
---child: import, connect, the start-up probe, the app headless at 160x48 until populated) and kubectl's two
-commands one after the other (with a warm discovery cache, as an admin's). Prints the best and median of each, the
-ratio, svcscope's resident memory once populated, and where svcscope's time went.
+--child: what `svcscope -A` does, through the CLI's own parser, prepare() and build_app(), with the app headless
+at 160x48 until populated) and kubectl's two commands one after the other (with a warm discovery cache, as an
+admin's). Prints the best and median of each, the ratio, svcscope's resident memory and CPU time once populated,
+and where its time went (cli: parsing and the CLI's imports; prepare: connect, the probe, the lists started, Textual
+imported while they run; app_start: the app mounted; lists: what was left of them; paint: the frame showing them).
 
 Run: python bench/pane_populate.py [SERVICES] [PODS_PER_SERVICE] [ROUNDS]
 
-Measured here (2 shared cores, load average 0.5-3 from other work; 10,002 Services, 50,003 endpoints; five runs of
-3 rounds): svcscope 3.8-4.8 s, kubectl 10.1-11.7 s, ratio 0.38-0.43; 230 MB resident. The ratio target (<= 1.0) is
-met; 2 s is not: of svcscope's ~4 s, imports take 0.6-0.8 s, the start-up probe 0.7-1.0 s (tui.kube.client's
-check_access imports the generated CoreV1Api, ~0.6 s by itself), and the lists 2.2-2.6 s, of which the sim, in the
-same 2 cores, needs 1.1-1.3 s just to serve them (the same two lists with nothing done to them), the caches' JSON
-parsing and models most of the rest; the panes' own work on the UI thread is ~0.3 s (10,000 rows).
+Measured here (10,002 Services, 50,003 endpoints; three runs of 3 rounds; 2 cores shared with five other
+developers' test suites, load average 5-8, so kubectl needed 20-40 s where it needs 10-12 s at load 1):
+svcscope best 2.6-6.4 s, median 5.5-6.8 s; kubectl median 29.7-39.6 s; ratio 0.17-0.18; 208 MB resident (was
+230). Wall time on this load says little; svcscope's CPU time says more: 2.0-2.25 s (was 3.8-4.7 s). At load ~1
+single rounds took 3.0-3.8 s, and on an idle core the wall time cannot go below that CPU time: 2 s is at the edge.
+
+Where the CPU time went before, and what changed:
+- the cyclic GC rescanned the growing heap while ~1.5 million decoded objects arrived: 1.0-2.0 s. It now runs
+  rarely until the first lists are in (tui/gcpolicy.py), then they are frozen: 0.05 s;
+- the start-up probe and the namespace list imported the generated CoreV1Api (0.3-0.6 s): raw GETs now;
+- the CLI imported every command (pyroute2, dnspython, the trace...): now only the chosen one (`--version`
+  1.9 s -> 0.17 s; `services --once --demo` 4.4 s -> 2.3 s);
+- the lists waited for Textual's import and the first frames: the caches now start right after the probe and the
+  main screen adopts them (tui/kube/prefetch.py);
+- each pane row computed sort keys and labels it never used: 0.23 s -> 0.07 s for 10,000 rows.
+What remains (CPU, quiet machine): imports ~0.7 s (the kubernetes client with pydantic 0.2-0.3 s, Textual 0.25 s,
+svcscope 0.15 s), decoding the two lists' 26 MB of JSON 0.4-0.5 s, 10,000 ServiceViews 0.2 s, Textual's first
+frames ~0.3 s, rows, ClusterState and HTTP ~0.2 s.
 """
 
 from __future__ import annotations
