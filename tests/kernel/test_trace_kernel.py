@@ -98,7 +98,8 @@ def test_round_robin_spreads_http_over_every_pod(guest: GuestRun):
     assert served(run) == {"10.244.1.10:80": 4, "10.244.2.10:80": 4, "10.244.3.10:80": 4}
     assert_bodies_match_real_servers(run)
     assert {a["body"] for a in run["attempts"]} == {"pod1", "pod2", "pod3"}
-    assert run["verdict"] == {"level": "ok", "text": "round robin spreads them: 12 connections over 3 of 3 real servers"}
+    assert run["verdict"] == {"level": "ok",
+                              "text": "round robin spreads them: 12 connections over 3 of 3 real servers"}
     assert run["tableNote"] is None and run["ipvsNote"] == ""
 
 

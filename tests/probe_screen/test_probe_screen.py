@@ -52,7 +52,8 @@ async def test_probe_of_a_loopback_listener_lists_each_answer_and_says_ipvs_is_n
         assert all(r[1] == "?" and r[4] == "pc-deployment-7d7dd5499b-9qnr7" for r in rows)
         assert cells(screen, "probe-shares") == []
         shares = screen.query_one("#probe-shares", FastTable)
-        assert shares.empty_text.startswith("There is no IPVS connection table here") and shares.empty_level == "warning"
+        assert shares.empty_text.startswith("There is no IPVS connection table here")
+        assert shares.empty_level == "warning"
         assert screen.result is not None and screen.result.verdict.level == "info"
         assert screen.status.startswith(f"{listener[0]}:{listener[1]}: 4/4 x HTTP GET /, mean ")
         assert screen.status.endswith("; no IPVS entry.")

@@ -11,11 +11,13 @@ whatever its TCP state; the table is read from /proc (world-readable, no CAP_NET
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import socket
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 from tui.ipvs.model import VirtualServer, endpoint_text
@@ -132,8 +134,6 @@ def _error_words(exc: BaseException, target: Target, timeout: float) -> str:
     if isinstance(exc, ConnectionResetError):
         return "the connection was reset by the other end"
     if isinstance(exc, OSError) and exc.errno is not None:
-        import os
-
         return f"{os.strerror(exc.errno).lower()} ({target.endpoint})"
     return str(exc) or type(exc).__name__
 
@@ -210,7 +210,6 @@ def match(attempts: Sequence[Attempt], conns: Iterable[Conn], target: Target,
           pods: Mapping[str, str] | None = None) -> list[Attempt]:
     """Fill each attempt's real server from the entries of its connection (client source port, virtual address and
     port, protocol; the client address too when the kernel printed the one we saw)."""
-    import dataclasses
 
     want = {a.local_port for a in attempts if a.local_port}
     vaddr = _canonical(target.address)
