@@ -157,6 +157,14 @@ def _probe(app: "SvcscopeApp", arg: str) -> None:
     open_probe(app, None, arg)
 
 
+def _service_names(app: "SvcscopeApp") -> Iterable[str]:
+    """The Services the main screen lists (NS/NAME when it shows every namespace)."""
+    state = getattr(app.screen_stack[0], "state", None) if app.screen_stack else None
+    keys = sorted(getattr(state, "services", {}) or {})
+    every = getattr(app.scope, "all_namespaces", False)
+    return [f"{ns}/{name}" if every else name for ns, name in keys]
+
+
 def _help(app: "SvcscopeApp", arg: str) -> None:
     app.action_help()
 
@@ -190,7 +198,7 @@ JUMPS = JumpRegistry(
         JumpCommand("create", "the Service wizard (TYPE: clusterip, headless, nodeport, loadbalancer, externalname)",
                     _create, arg="TYPE"),
         JumpCommand("probe", "connect N times to a Service from this node: which pod took each (-c N, --http)",
-                    _probe, arg="NAME", arg_required=True),
+                    _probe, arg="NAME", arg_required=True, complete=_service_names),
         JumpCommand("help", "every key and command", _help, aliases=("h", "?")),
         JumpCommand("quit", "leave svcscope", _quit, aliases=("q", "q!", "exit")),
     ]

@@ -92,6 +92,15 @@ async def test_p_on_a_demo_service_says_there_is_nothing_real_to_probe(make_prob
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), "back on the main screen")
 
 
+async def test_probe_completes_service_names(make_probe_app):
+    app = make_probe_app()
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        await wait_until(pilot, lambda: main.is_synced() and main.selected, "the Services pane")
+        assert app.registry.completions("probe service-n", app) == ["probe service-nodeport"]
+        assert "probe service-clusterip" in app.registry.completions("probe ", app)
+
+
 async def test_an_unknown_service_outside_the_demo_is_named(make_probe_app):
     app = make_probe_app(demo_mode=False)
     async with app.run_test(size=SIZE) as pilot:
