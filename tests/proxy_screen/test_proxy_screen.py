@@ -366,3 +366,18 @@ async def test_help_lists_the_screen_keys(make_proxy_app):
         assert KeyHelp("kube-proxy screen", "R", "roll back") in keys
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help screen")
+
+
+async def test_rollback_without_a_backup_says_there_is_none(make_proxy_app, demo):
+    sim, _ = demo
+    app = make_proxy_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_proxy(pilot)
+        await pilot.press("R")
+        await finish(pilot, screen)
+        assert not screen.flow.outcome.ok and not screen.flow.outcome.rolled_back
+        assert screen.flow.outcome_line == ("Failed: there is no kube-proxy backup in kube-system (ConfigMaps labelled "
+                                            "svcscope.io/backup-of=kube-proxy): nothing to roll back to.")
+        assert configured(sim.api_client()).mode == "ipvs"
+        await pilot.press("escape")  # the flow view closes; the status view is back
+        assert not screen.has_class("-flow") and pilot.app.screen is screen

@@ -145,9 +145,10 @@ class FlowFinished(Message):
 class FlowFailed(Message):
     """The flow could not start or stopped before writing anything (read-only, unreadable ConfigMap, ...)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, severity: str = "error") -> None:
         super().__init__()
         self.message = message
+        self.severity = severity  # "error", or "warning" when nothing went wrong but nothing was done either
 
 
 @dataclass
@@ -476,7 +477,7 @@ class ProxyScreen(BaseScreen):
             plan = sw.plan(state, change)
             if plan.new_text == plan.old_text:
                 self.post_message(FlowFailed(f"kube-proxy is already configured with {change.describe()}; "
-                                             "nothing to do"))
+                                             "nothing to do", "warning"))
                 return
             pre = sw.preflight(state, plan)
         except (SwitchError, ReadOnlyError) as exc:
@@ -674,10 +675,9 @@ class ProxyScreen(BaseScreen):
         if self.has_class("-flow"):
             self.flow.running = False
             self.flow.outcome_line = _sentence(event.message)
-            self.flow.severity = "error"
+            self.flow.severity = event.severity
             self._render_flow()
-        self.set_message(_sentence(event.message), "error" if "blocked" in event.message or "fail" in
-                         event.message else "warning")
+        self.set_message(_sentence(event.message), event.severity)
 
     @on(FlowFinished)
     def _flow_finished(self, event: FlowFinished) -> None:
