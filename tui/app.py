@@ -232,6 +232,19 @@ class SvcscopeApp(App[int]):
 
         self.push_screen(ProxyScreen())
 
+    def open_trace(self, name: str) -> None:
+        """The trace screen of Service `name` (`NAME` or `NS/NAME`; "": the selected one), from the main screen's
+        live state."""
+        main = self.main_screen()
+        if not name.strip():
+            main.action_trace()
+            return
+        found = main.find_service(name)
+        if isinstance(found, str):
+            self.notify(found, title="Trace", severity="error")
+            return
+        main.open_trace(found)
+
     def context_names(self) -> list[str]:
         return [c.name for c in self.connection.contexts]
 

@@ -165,6 +165,10 @@ def _service_names(app: "SvcscopeApp") -> Iterable[str]:
     return [f"{ns}/{name}" if every else name for ns, name in keys]
 
 
+def _trace(app: "SvcscopeApp", arg: str) -> None:
+    app.open_trace(arg)
+
+
 def _help(app: "SvcscopeApp", arg: str) -> None:
     app.action_help()
 
@@ -192,9 +196,8 @@ JUMPS = JumpRegistry(
         JumpCommand("ipvs", "this node's IPVS table", _ipvs),
         JumpCommand("dig", "the DNS screen: dig a name (svc/NAME, FQDN), judged by the slices", _dig, arg="NAME"),
         JumpCommand("proxy", "kube-proxy mode and settings", _proxy),
-        JumpCommand(
-            "trace", "join a Service's slices, IPVS and DNS", not_built("The trace screen", 8), arg="NAME"
-        ),
+        JumpCommand("trace", "a Service's chain: slices, IPVS, pods, DNS (no name: the selected one)", _trace,
+                    arg="NAME", complete=_service_names),
         JumpCommand("create", "the Service wizard (TYPE: clusterip, headless, nodeport, loadbalancer, externalname)",
                     _create, arg="TYPE"),
         JumpCommand("probe", "connect N times to a Service from this node: which pod took each (-c N, --http)",

@@ -31,8 +31,9 @@ async def test_follows_services_created_changed_and_deleted(kube, app_for):
 
 
 async def test_endpoints_column_and_colours_follow_the_slices(kube, app_for):
-    kube.service("web")
-    kube.service("lb", type="LoadBalancer")
+    # Without selectors (slices made by hand, as here): with one, DIAGNOSIS would rightly add "no pod matches"
+    kube.service("web", selector=False)
+    kube.service("lb", type="LoadBalancer", selector=False)
     kube.service("ext", type="ExternalName", externalName="example.com", selector=False)
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
@@ -122,7 +123,7 @@ async def test_sort_cycles_columns_and_reverses(kube, app_for):
         await pilot.press("s")  # TYPE
         assert pane.sort_key == ("type", False)
         assert cells(pane, "type") == ["ClusterIP", "ExternalName", "NodePort"]
-        for _ in range(3):  # CLUSTER-IP, EXTERNAL-IP, PORT(S)
+        for _ in range(2):  # CLUSTER-IP, PORT(S) (at 80 columns EXTERNAL-IP gives way to DIAGNOSIS)
             await pilot.press("s")
         await pilot.press("s")
         assert pane.sort_key == ("endpoints", False)
@@ -150,7 +151,7 @@ async def test_fits_80_columns_and_w_shows_every_column(kube, app_for):
         pane.focus()
         await pilot.press("w")
         assert pane.shown_columns() == ["name", "type", "clusterIP", "externalIP", "ports", "endpoints",
-                                        "affinity", "selector", "age"]
+                                        "diagnosis", "affinity", "selector", "age"]
         assert pane.virtual_size.width > 78  # wider than the screen: scroll right to see the rest
         await pilot.press("right", "right", "right")
         assert pane.scroll_x > 0
@@ -173,14 +174,15 @@ async def test_all_namespaces_adds_the_namespace_column(kube, app_for):
         assert main.services.border_title == "Services (all) [2]"
 
 
-async def test_enter_focuses_the_endpoints_and_tab_switches_back(kube, app_for):
+async def test_tab_focuses_the_endpoints_and_switches_back(kube, app_for):
+    """enter opens the trace (tests/trace_screen); tab goes to the endpoints and back."""
     kube.service("web")
     kube.slice("web-1", "web", endpoints=[endpoint("10.244.1.5", pod="web-1")])
     app = app_for()
     async with app.run_test(size=SIZE) as pilot:
         main = await synced(pilot)
         assert main.services.has_focus
-        await pilot.press("enter")
+        await pilot.press("tab")
         assert main.endpoints.has_focus
         assert main.endpoints.border_title.startswith("EndpointSlices dev/web (1/1 ready)")
         await pilot.press("tab")

@@ -55,7 +55,7 @@ async def _synced(pilot) -> None:
     main = pilot.app.screen_stack[0]
     assert isinstance(main, MainScreen)
     for _ in range(400):
-        if main.is_synced() and main.services.total_count:
+        if main.is_settled() and main.services.total_count:  # DIAGNOSIS filled in too
             break
         await pilot.pause(0.05)
     await pilot.pause(0.2)

@@ -235,7 +235,7 @@ async def test_screens_not_built_yet_say_so(make_app):
     assert not any("IPVS" in line for line in said)  # built: tests/ipvs_pane
     assert not any("DNS screen" in line for line in said)  # built: tests/dns_screen
     assert not any("kube-proxy screen" in line for line in said)  # built: tests/proxy_screen
-    assert "The trace screen is not built yet (issue 8)." in said
+    assert "No Service named web in namespace dev." in said  # built: :trace looks it up (tests/trace_screen)
     assert ":ipvs takes no argument." in said
 
 

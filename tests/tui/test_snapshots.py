@@ -20,7 +20,7 @@ async def _synced(pilot) -> None:
 
     main = pilot.app.screen_stack[0]
     for _ in range(200):
-        if not isinstance(main, MainScreen) or main.is_synced():
+        if not isinstance(main, MainScreen) or main.is_settled():  # DIAGNOSIS filled in too
             return
         await pilot.pause(0.05)
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 DEMO_CONTEXT = "svcscope-demo"
 DEMO_NAMESPACE = "dev"
 DEMO_SCENARIO = "tutorial"
+DEMO_NODE = "node1"
 
 
 class StartupError(Exception):
@@ -136,6 +137,8 @@ def start_demo(stack: ExitStack, args: argparse.Namespace,
     except ImportError as exc:
         raise StartupError(f"The simulated cluster is not available in this build ({exc}).") from None
     from tui.sim.dns_server import SimDns
+
+    from tui.sim.kubeproxy import ensure_emulator
 
     sim: Any = SimCluster(scenario=DEMO_SCENARIO)
     sim_dns = SimDns(sim.store)

@@ -113,6 +113,10 @@ class ClusterState:
         keys = self._slices_by_service.get(key, ())
         return [view for k in sorted(keys) if (view := self.slice(k)) is not None]
 
+    def slice_objects_of(self, key: Key) -> dict[Key, Obj]:
+        """The Service's EndpointSlices as the API sent them, by key (no models built: the trace builds its own)."""
+        return {k: self._slices[k] for k in self._slices_by_service.get(key, ()) if k in self._slices}
+
     def endpoint_counts(self, key: Key) -> tuple[int, int]:
         """(ready, total) endpoints over the Service's slices."""
         return self._counts.get(key, (0, 0))

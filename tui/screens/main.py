@@ -5,8 +5,9 @@ to the state in O(changed) and only the rows it touched are rebuilt; a batch fro
 dropped. `:ns`, `:ctx` (the app's `scope`) start fresh caches on an empty state; ctrl+r relists in place (the
 caches' reset batches leave nothing stale). The panes only render what they are handed.
 
-Keys: enter on a Service focuses its endpoints, tab switches panes, y/d open the detail view; the panes bring
-`/` filter, `s`/`S` sort and `w` all columns.
+Keys: enter or t on a Service opens its trace, tab switches panes, y/d open the detail view; the panes bring
+`/` filter, `s`/`S` sort and `w` all columns. The trace feed (tui.trace_feed) follows the same scope: the screen
+hands it the Services and slices each batch changed, and shows the diagnoses it posts back in DIAGNOSIS.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from tui.widgets.endpoints_pane import EndpointsPane, endpoint_pane_rows
 from tui.widgets.fast_table import FastTable
 from tui.widgets.filter_line import FilterLine
 from tui.widgets.pane import LivePane
+from tui.trace_feed import DiagnosisReady, TraceFeed
 from tui.widgets.services_pane import ServiceRows, ServicesPane
 
 if TYPE_CHECKING:
@@ -58,6 +60,7 @@ class MainScreen(BaseScreen):
         Binding("d", "detail('describe')", "describe"),
         Binding("i", "ipvs", "IPVS of the Service", show=False),
         Binding("p", "probe", "probe the Service from this node", show=False),
+        Binding("t", "trace", "trace", show=False),
     ]
     DEFAULT_CSS = """
     MainScreen #body { height: 1fr; }
@@ -74,6 +77,7 @@ class MainScreen(BaseScreen):
         self._rows = ServiceRows()
         self.selected: Key | None = None
         self.feed: LiveFeed | None = None
+        self.trace_feed: TraceFeed | None = None
         self._synced: set[str] = set()
         self._states: dict[str, ConnectionState] = {}
         self._pods_synced = False
@@ -113,6 +117,8 @@ class MainScreen(BaseScreen):
     def on_unmount(self) -> None:
         if self.feed is not None:
             self.feed.stop()
+        if self.trace_feed is not None:
+            self.trace_feed.stop()
 
     # -- the shell's API ---------------------------------------------------------------------------------------
 
@@ -132,6 +138,11 @@ class MainScreen(BaseScreen):
     def is_synced(self) -> bool:
         """Both caches delivered their first list (tests and benchmarks wait for this)."""
         return {"services", "endpointslices"} <= self._synced
+
+    def is_settled(self) -> bool:
+        """Synced, and every Service has its DIAGNOSIS (snapshot tests wait for this)."""
+        diagnoses = self._rows.diagnoses
+        return self.is_synced() and all(k in diagnoses for k in self.state.services)
 
     # -- scope -------------------------------------------------------------------------------------------------
 
@@ -161,6 +172,22 @@ class MainScreen(BaseScreen):
         self._explain_services()
         self._refresh_endpoints()
         self.feed.start(self.svcscope.connection)
+        if clear or self.trace_feed is None:
+            self._start_trace_feed()  # ctrl+r keeps it: the caches' reset batches bring it up to date
+
+    def _start_trace_feed(self) -> None:
+        """A fresh trace feed for the scope, handed what the state already holds (nothing after a scope change)."""
+        if self.trace_feed is not None:
+            self.trace_feed.stop()
+        app = self.svcscope
+        site = getattr(app, "proxy_site", None)
+        feed = self.trace_feed = TraceFeed(self, app.connection, reader=getattr(app, "ipvs_reader", None),
+                                           node=site.this_node if site is not None else None,
+                                           dns_address_map=app.dns_address_map)
+        self._rows.diagnoses.clear()
+        feed.services(list(self.state.services.values()), [])
+        feed.slices({k: self.state.slice_objects_of(k) for k in self.state.services})
+        feed.start()
 
     def _header_state(self, state: ConnectionState) -> None:
         self.svcscope.post_connection_state(state)
@@ -179,6 +206,7 @@ class MainScreen(BaseScreen):
             self._refresh_endpoints()
             return
         change = self.state.apply(batch)
+        self._feed_trace(change, batch)
         if batch.reset:
             self._synced.add(batch.resource)
         if batch.problems:
@@ -194,6 +222,27 @@ class MainScreen(BaseScreen):
             # it. At 10,000 Services a full collection took up to 0.4 s of frozen screen (bench/pane_burst.py);
             # frozen objects are still freed by reference counting when the scope changes (they hold no cycles).
             gcpolicy.settle()
+
+    def _feed_trace(self, change: Change, batch: Batch) -> None:
+        feed, state = self.trace_feed, self.state
+        if feed is None:
+            return
+        if batch.resource == "services":
+            feed.services([state.services[k] for k in change.added | change.modified if k in state.services],
+                          list(change.deleted))
+        else:
+            feed.slices({k: state.slice_objects_of(k) for k in change.services_touched})
+
+    @on(DiagnosisReady)
+    def _diagnosed(self, message: DiagnosisReady) -> None:
+        if message.feed is not self.trace_feed:
+            return  # from a scope left behind
+        state, now = self.state, self.svcscope.clock()
+        self._rows.diagnoses.update(message.results)
+        rows = [self._rows.row(state.services[k], state.endpoint_counts(k), now)
+                for k in message.results if k in state.services]
+        if rows:
+            self.services.update(rows)
 
     def _update_services(self, change: Change, batch: Batch) -> set[Key]:
         """Rebuild the rows the change touched; returns the Services whose row (or endpoints) changed."""
@@ -261,7 +310,8 @@ class MainScreen(BaseScreen):
 
     @on(FastTable.RowSelected, "#services")
     def _service_chosen(self, event: FastTable.RowSelected) -> None:
-        self.endpoints.focus()
+        if isinstance(event.key, tuple):
+            self.open_trace(event.key)  # type: ignore[arg-type]
 
     def _refresh_endpoints(self) -> None:
         pane, key = self.endpoints, self.selected
@@ -339,6 +389,40 @@ class MainScreen(BaseScreen):
     def action_switch_pane(self) -> None:
         target = self.endpoints if self.services.has_focus else self.services
         target.focus()
+
+    def action_trace(self) -> None:
+        if self.selected is None or self.state.service(self.selected) is None:
+            self.svcscope.notify("Select a Service first.", title="Trace")
+            return
+        self.open_trace(self.selected)
+
+    def open_trace(self, key: Key) -> None:
+        from tui.screens.trace import TraceScreen
+
+        if self.trace_feed is None:
+            return
+        self.app.push_screen(TraceScreen(key, self.trace_feed))
+
+    def find_service(self, text: str) -> Key | str:
+        """`NAME` (this namespace, or the one Service of that name in any) or `NS/NAME` -> its key, else the
+        sentence saying why not."""
+        ns, _, name = text.strip().rpartition("/")
+        scope = self.svcscope.scope
+        if ns:
+            key = (ns, name)
+        elif not scope.all_namespaces:
+            key = (scope.namespace, name)
+        else:
+            found = [k for k in self.state.services if k[1] == name]
+            if len(found) > 1:
+                return f"{len(found)} Services are named {name}: say which, as NAMESPACE/{name}."
+            key = found[0] if found else ("", name)
+        if key in self.state.services:
+            return key
+        if "services" not in self._synced:
+            return f"The Services of {self._where()} are still being listed: try again in a moment."
+        where = f"namespace {key[0]}" if key[0] else self._where()
+        return f"No Service named {name} in {where}."
 
     def action_detail(self, mode: str) -> None:
         view = self.state.service(self.selected) if self.selected is not None else None

@@ -86,3 +86,43 @@ class Trace:
     @property
     def worst(self) -> str | None:
         return worst(self.all_findings)
+
+
+# Findings about this node rather than about a Service (the IPVS table could not be read, kube-proxy runs another
+# mode): the Services pane says them once, in its note, instead of on every row.
+NODE_CODES = frozenset({"no-ipvs-table", "not-ipvs"})
+
+SYMBOLS = {"error": "✗", "warning": "!", "info": "i", "ok": "✓"}
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """A Service's worst verdict in one word: "OK", or the code of its first worst finding (error, else warning).
+
+    The DIAGNOSIS column of the Services pane; `svcscope check -o json`'s `worst` and first finding of that level
+    say the same, which the tests compare."""
+
+    level: str  # "ok" | "warning" | "error"
+    code: str  # "OK" or a Finding.code
+    count: int = 0  # findings at that level
+
+    @property
+    def text(self) -> str:
+        """The cell: readable without colour (a symbol and a word)."""
+        if self.level == "ok":
+            return "OK"
+        more = f" +{self.count - 1}" if self.count > 1 else ""
+        return f"{SYMBOLS[self.level]} {self.code}{more}"
+
+
+OK = Diagnosis("ok", "OK")
+
+
+def diagnose(findings: Iterable[Finding], skip: frozenset[str] = frozenset()) -> Diagnosis:
+    """The worst error or warning among findings (their order decides between equals); info only: OK."""
+    findings = [f for f in findings if f.code not in skip]
+    for level in ("error", "warning"):
+        hits = [f for f in findings if f.level == level]
+        if hits:
+            return Diagnosis(level, hits[0].code, len(hits))
+    return OK
