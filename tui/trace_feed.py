@@ -225,7 +225,7 @@ class TraceFeed:
             self._node = event[1]
             self._set_node()
         elif kind == "dns":
-            engine.set_dns(event[1], event[2])
+            engine.set_dns(event[1], event[2], event[3])
         elif kind == "watch":
             self._watchers.setdefault(event[1], []).append(event[2])
             self._dns_due[event[1]] = 0.0
@@ -281,9 +281,13 @@ class TraceFeed:
 
         try:
             (done,) = with_dns(self.connection.api_client, [state], self.dns_address_map)
-        except Exception:  # noqa: BLE001 - no cluster DNS (or no answer): the trace shows no DNS part
+        except LookupError as exc:  # no cluster DNS to ask: say so in the trace
+            self._put("dns", state.service.key, (), str(exc).removeprefix("--dns: "))
             return
-        self._put("dns", state.service.key, done.dns)
+        except Exception as exc:  # noqa: BLE001 - the API or the servers failed: one line, not a crash
+            self._put("dns", state.service.key, (), f"asking DNS failed ({type(exc).__name__}: {exc})")
+            return
+        self._put("dns", state.service.key, done.dns, "")
 
     def _read_node(self) -> None:
         """This node: its name, IPs and kube-proxy's mode and scheduler (kept when the API cannot be read)."""

@@ -96,7 +96,7 @@ def test_all_namespaces_wide(snap_compare, tutorial, tmp_path, xdg):
 
 
 def test_endpoints_focused_with_every_column(snap_compare, tutorial, tmp_path, xdg):
-    keys = ("enter", "w")  # service-clusterip: its three endpoints, all columns
+    keys = ("tab", "w")  # service-clusterip: its three endpoints, all columns (enter opens the trace)
     assert snap_compare(app_on(tutorial, tmp_path), terminal_size=(80, 24), run_before=keys_then_settle(*keys))
 
 

@@ -65,7 +65,7 @@ def _rank(level: str) -> int:
 def _finding_lines(prefix: str, findings: Iterable[Finding]) -> list[Line]:
     out = []
     for i, f in enumerate(findings):
-        where = f"{f.subject}: " if f.subject and not prefix.startswith(("rs:", "vs:")) else ""
+        where = f"{f.subject}: " if f.subject and prefix == "service" else ""  # else the parent line says where
         line = Line(f"{prefix}/finding:{f.code}:{i}", f"{SYMBOLS[f.level]} {WORDS[f.level]} {f.code}: {where}"
                     f"{f.message}", f.level)
         if f.cause:
@@ -86,15 +86,19 @@ def outline(trace: Trace, node: "NodeContext | None" = None) -> Line:
     ips = ",".join(svc.cluster_ips) or svc.cluster_ip or "<none>"
     root = Line("service", f"{SYMBOLS[worst]} {WORDS[worst]}  Service {svc.namespace}/{svc.name}  {svc.type} {ips}",
                 "")
-    root.children += _finding_lines("service", trace.findings)
+    # Service-level findings about one port (a targetPort no pod exposes) go under that port's line
+    by_port = {f"port {p.port.port}/{p.port.protocol}" for p in trace.ports}
+    root.children += _finding_lines("service", [f for f in trace.findings if f.subject not in by_port])
     for p in trace.ports:
         pid = f"port:{p.port.name}/{p.port.port}/{p.port.protocol}"
+        subject = f"port {p.port.port}/{p.port.protocol}"
+        findings = [f for f in trace.findings if f.subject == subject] + list(p.findings)
         ready = sum(1 for e in p.endpoints if e.is_ready)
         targets = ",".join(map(str, p.target_ports)) or "unresolved"
-        own = _own(p.findings)
+        own = _own(findings)
         port = Line(pid, f"{SYMBOLS[own]} {p.label}  (target {targets}; {ready}/{len(p.endpoints)} endpoints "
                          f"ready)", own)
-        port.children += _finding_lines(pid, p.findings)
+        port.children += _finding_lines(pid, findings)
         for vs in p.virtual_servers:
             vid = f"{pid}/vs:{vs.endpoint}"
             own = _own(vs.findings)
@@ -158,13 +162,16 @@ class TraceScreen(BaseScreen):
     BINDING_GROUP_TITLE = "Trace screen"
     BINDINGS = [
         Binding("escape", "app.back", "back", key_display="esc"),
-        Binding("e", "expand_all", "expand all"),
-        Binding("c", "collapse_oks", "fold OK lines"),
+        Binding("e", "expand_all", "expand"),
+        Binding("c", "collapse_oks", "fold OK"),
     ]
     DEFAULT_CSS = """
     TraceScreen #trace-status { height: 1; padding: 0 1; }
     TraceScreen #trace-tree { height: 1fr; border: round $panel-lighten-2; }
     TraceScreen #trace-tree:focus { border: round $accent; }
+    /* the keys on one 80-column line, as on the main screen */
+    TraceScreen FooterKey .footer-key--key { padding: 0 0 0 1; }
+    TraceScreen FooterKey .footer-key--description { padding: 0 0 0 1; }
     """
 
     def __init__(self, key: Key, feed: "TraceFeed") -> None:
@@ -185,6 +192,9 @@ class TraceScreen(BaseScreen):
         yield tree
 
     def on_mount(self) -> None:
+        from textual.widgets import Footer
+
+        self.query_one(Footer).show_command_palette = False  # ^p still opens it; ? lists every key
         self.query_one(Tree).focus()
         self.feed.watch(self.key, self)
 

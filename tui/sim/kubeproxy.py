@@ -95,8 +95,18 @@ class KubeProxyEmulator:
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def set_knobs(self, knobs: Knobs) -> None:
+        """New faults; a sync already waiting out the old lag is re-armed with the new one (lifting an hour's lag
+        must not leave the emulator silent for that hour)."""
         self.knobs = knobs
-        self._schedule()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._rearm)
+
+    def _rearm(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        self._arm()
 
     # -- following the store ------------------------------------------------------------------------------------
 

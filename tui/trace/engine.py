@@ -50,6 +50,7 @@ class TraceEngine:
         self.pods = PodIndex()
         self.node = node or NodeContext("", (), table_error="the node's context is not known yet")
         self._dns: dict[Key, tuple[Verdict, ...]] = {}
+        self._dns_notes: dict[Key, str] = {}  # why DNS could not be asked
         self._prints: dict[Key, tuple] = {}  # each Service's share of the IPVS table, as last diagnosed
         self.results: dict[Key, Diagnosis] = {}
         self.dirty: set[Key] = set()
@@ -65,6 +66,7 @@ class TraceEngine:
             self.results.pop(key, None)
             self._prints.pop(key, None)
             self._dns.pop(key, None)
+            self._dns_notes.pop(key, None)
             self.dirty.discard(key)
         for view in upserts:
             old = self.services.get(view.key)
@@ -120,10 +122,12 @@ class TraceEngine:
     def set_table(self, table: IPVSTable | None, error: str = "") -> None:
         self.set_node(replace(self.node, table=table, table_error=error))
 
-    def set_dns(self, service: Key, verdicts: Sequence[Verdict]) -> None:
+    def set_dns(self, service: Key, verdicts: Sequence[Verdict], note: str = "") -> None:
+        """The DNS verdicts on this Service's names, or (none and) why DNS could not be asked."""
         verdicts = tuple(verdicts)
-        if self._dns.get(service) != verdicts:
+        if self._dns.get(service) != verdicts or self._dns_notes.get(service, "") != note:
             self._dns[service] = verdicts
+            self._dns_notes[service] = note
             self.dirty.add(service)
 
     # -- results ---------------------------------------------------------------------------------------------
@@ -140,6 +144,8 @@ class TraceEngine:
         if state is None:
             return None
         trace = trace_service(state, self.node)
+        if self._dns_notes.get(key):
+            trace = replace(trace, dns_lines=(f"not asked: {self._dns_notes[key]}",))
         self.dirty.discard(key)
         self._prints[key] = self._print(key)
         self.results[key] = diagnose(trace.all_findings, NODE_CODES)
