@@ -1,6 +1,6 @@
 """The demo cluster as `svcscope --demo` runs it, for the trace screen's tests: the tutorial (or broken) scenario,
 its cluster DNS, and node1's kube-proxy emulated (its IPVS table is what the trace compares with); the app built
-by the CLI's factory against it, with the emulator handed over as the CLI does, a fixed clock and the sim's DNS
+by the CLI's factory against it, with node1's table reader and node1 as this node, as the CLI hands them over, a fixed clock and the sim's DNS
 address map. Helpers read the trace as the user does: the screen's outline, line by line."""
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import pytest
 from tests.panes.conftest import until
 from tui.app import AppOptions, SvcscopeApp, create_app
 from tui.config import StateStore, state_dir
+from tui.ipvs.readers import EmulatorReader
 from tui.kube.client import connect
+from tui.kube.node_site import ProxySite
 from tui.screens.main import MainScreen
 from tui.screens.trace import Line, TraceScreen
 from tui.sim.cluster import SimCluster
@@ -39,9 +41,10 @@ class Demo:
 
     def app(self, tmp_path: Path, namespace: str) -> SvcscopeApp:
         path = self.sim.write_kubeconfig(tmp_path / "kubeconfig", namespace=namespace)
+        # as `svcscope --demo` hands them over (tui.commands.tui): node1's emulated table, node1 as this node
         return create_app(connect(str(path), env={}), clock=lambda: FIXED_NOW, options=AppOptions(demo=True),
                           state=StateStore(state_dir()), dns_address_map=self.dns.address_map,
-                          ipvs_emulator=self.emulator)
+                          ipvs_reader=lambda: EmulatorReader(self.emulator), proxy_site=ProxySite(this_node=NODE))
 
     def settled(self) -> bool:
         """node1's kube-proxy runs and its table holds the tutorial's three real servers per virtual server."""
