@@ -19,7 +19,7 @@ async def _synced(pilot) -> None:
     from tui.screens.main import MainScreen
 
     main = pilot.app.screen_stack[0]
-    for _ in range(200):
+    for _ in range(600):  # generous: DIAGNOSIS waits for the pods' first list too, on a loaded machine
         if not isinstance(main, MainScreen) or main.is_settled():  # DIAGNOSIS filled in too
             return
         await pilot.pause(0.05)
