@@ -1,0 +1,142 @@
+"""`svcscope check -A` on a 10,000-Service cluster with its node's IPVS table, vs kubectl listing the same objects.
+
+Why: issue 8 asks `svcscope check -A` on the 10,000-Service sim with its emulated IPVS table to take under 5 s and
+within 2x of just listing the objects (`kubectl get svc,endpointslices -A -o json`) plus reading the table.
+
+The simulated cluster (10,000 Services, 5 pods each) and node1's kube-proxy emulator run in this process; the
+emulated table is saved once, as a pickle for svcscope and as `ipvsadm -Ln` text for the reference side. Each
+round runs, as fresh processes: svcscope's side (this script with --child: the real `svcscope check -A --node
+node1 -o json` through tui.cli.main, its table read from the pickle where on a node it would come from netlink;
+imports, the lists of Services, EndpointSlices, pods, Nodes and the kube-proxy ConfigMap, every trace, the JSON
+out) and the reference side (`kubectl get svc,endpointslices -A -o json` with a warm discovery cache, then
+reading the ipvsadm text, as `ipvsadm -Ln` would print it). Prints the best and median of each, the ratio, and
+where svcscope's time went.
+
+Run: python bench/check_all.py [SERVICES] [PODS_PER_SERVICE] [ROUNDS]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run the checkout this script is in
+NODE = "node1"
+
+
+def child(kubeconfig: str, table_path: str, started: float) -> None:
+    """svcscope's side, in its own process: `started` is the parent's wall clock just before it spawned us."""
+    import contextlib
+    import io
+
+    t0 = time.time()
+    from tui import cli
+    from tui.commands import check
+
+    phases = {"imports": time.time() - started}
+    with open(table_path, "rb") as f:
+        table = pickle.load(f)
+    check._read_table = lambda source: (table, "")  # this node's table: what netlink would have returned
+    fetch, trace = check._fetch, check.trace_service
+
+    def timed_fetch(*a, **kw):
+        t = time.time()
+        try:
+            return fetch(*a, **kw)
+        finally:
+            phases["lists"] = time.time() - t
+
+    check._fetch = timed_fetch
+    out = io.StringIO()
+    t = time.time()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(["check", "-A", "--kubeconfig", kubeconfig, "--node", NODE, "-o", "json"])
+    phases["check"] = time.time() - t
+    elapsed = time.time() - started
+    report = json.loads(out.getvalue())
+    worst = {}
+    for s in report["services"]:
+        worst[s["worst"] or "ok"] = worst.get(s["worst"] or "ok", 0) + 1
+    del trace, t0
+    print(json.dumps({"elapsed": elapsed, "exit": code, "services": len(report["services"]), "worst": worst,
+                      "phases": phases}))
+
+
+def run_svcscope(kubeconfig: Path, table: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started = time.time()
+    out = subprocess.run([sys.executable, __file__, "--child", str(kubeconfig), str(table), repr(started)],
+                         env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"svcscope's side failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_reference(kubeconfig: Path, cache_dir: str, ipvsadm_text: Path) -> tuple[float, int, int]:
+    started = time.time()
+    out = subprocess.run(["kubectl", "get", "svc,endpointslices", "-A", "-o", "json", "--kubeconfig",
+                          str(kubeconfig), f"--cache-dir={cache_dir}"], capture_output=True, check=True).stdout
+    lines = ipvsadm_text.read_text().count("\n")  # reading the table as `ipvsadm -Ln` prints it
+    elapsed = time.time() - started
+    items = json.loads(out)["items"]
+    return elapsed, len(items), lines
+
+
+def main(services: int, pods: int, rounds: int) -> None:
+    from tui.ipvs.ipvsadm import render
+    from tui.sim.cluster import SimCluster
+    from tui.sim.kubeproxy import ensure_emulator
+
+    t0 = time.time()
+    sim = SimCluster(scenario="empty", services=services, pods_per_service=pods)
+    emulator = ensure_emulator(sim, NODE)
+    sim.start()
+    print(f"sim with {services} Services x {pods} pods ready in {time.time() - t0:.1f} s", flush=True)
+    try:
+        deadline = time.monotonic() + 120  # the kube-proxy pods start, then the table follows
+        while time.monotonic() < deadline and sim.call(emulator.proxy.running, NODE) is None:
+            time.sleep(0.2)
+        table = sim.call(emulator.resync)
+        print(f"node1's emulated table: {len(table.virtual_servers)} virtual servers, "
+              f"{table.real_server_count} real servers", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            kubeconfig = sim.write_kubeconfig(Path(tmp) / "kubeconfig")
+            cache_dir = str(Path(tmp) / "kubectl-cache")
+            table_path = Path(tmp) / "table.pickle"
+            table_path.write_bytes(pickle.dumps(table))
+            text_path = Path(tmp) / "ipvsadm-Ln.txt"
+            text_path.write_text(render(table))
+            run_reference(kubeconfig, cache_dir, text_path)  # warm kubectl's discovery cache, as an admin's is
+            ours, theirs = [], []
+            for _ in range(rounds):
+                ours.append(run_svcscope(kubeconfig, table_path))
+                elapsed, items, lines = run_reference(kubeconfig, cache_dir, text_path)
+                theirs.append(elapsed)
+    finally:
+        sim.stop()
+    mine = [r["elapsed"] for r in ours]
+    best = min(ours, key=lambda r: r["elapsed"])
+    print(f"{best['services']} Services checked (exit {best['exit']}; verdicts {best['worst']}); kubectl listed "
+          f"{items} objects; the table is {lines} lines of ipvsadm -Ln; {rounds} rounds:")
+    print(f"  svcscope check -A -o json                    best {min(mine):6.2f} s   median "
+          f"{statistics.median(mine):6.2f} s")
+    print(f"  kubectl get svc,endpointslices -A + table    best {min(theirs):6.2f} s   median "
+          f"{statistics.median(theirs):6.2f} s")
+    print(f"  ratio svcscope/reference (median)            {statistics.median(mine) / statistics.median(theirs):6.3f}")
+    print("  svcscope's best round: " + ", ".join(f"{k} {v:.2f} s" for k, v in best["phases"].items()))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    else:
+        args = [int(a) for a in sys.argv[1:4]]
+        main(*(args + [10_000, 5, 3][len(args):]))
