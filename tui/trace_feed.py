@@ -95,13 +95,19 @@ class TraceFeed:
         """Daemon threads of its own, not Textual thread workers: those share asyncio's default executor (6
         threads on 2 cores), and three more threads that never end left none for the short workers (events)."""
         self.started = True
+        threading.Thread(target=self._run, name="trace-engine", daemon=True).start()
+        threading.Thread(target=self._read_ipvs, name="trace-ipvs", daemon=True).start()
+
+    def start_pods(self) -> None:
+        """Watch the scope's pods: called once the Services and slices are listed, so that 50,000 pods do not
+        compete with the panes' first lists for the one interpreter."""
+        if self._pods is not None or self._stop.is_set():
+            return
         conn = self.connection
         namespace = None if conn.all_namespaces else conn.namespace
-        threading.Thread(target=self._run, name="trace-engine", daemon=True).start()
         self._pods = ListWatchCache(conn.api_client, PODS, namespace, on_batch=self._pod_batch, coalesce=0.2,
                                     on_state=self._pod_state)
         self._pods.start()
-        threading.Thread(target=self._read_ipvs, name="trace-ipvs", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()

@@ -209,6 +209,8 @@ class MainScreen(BaseScreen):
         self._feed_trace(change, batch)
         if batch.reset:
             self._synced.add(batch.resource)
+            if self.is_synced() and self.trace_feed is not None:
+                self.trace_feed.start_pods()
         if batch.problems:
             self._report(batch.problems)
         touched = self._update_services(change, batch)
