@@ -312,7 +312,7 @@ async def test_long_names_yield_so_state_and_marks_fit_80_columns(kubeconfig_pat
                      state=StateStore(state_dir()))
     async with app.run_test(size=SIZE) as pilot:
         app.post_message(ConnectionStateChanged(ConnectionState.disconnected(
-            FIXED_NOW, error="down", retry_at=FIXED_NOW + timedelta(seconds=30), source="services")))
+            FIXED_NOW, error="down", retry_at=FIXED_NOW + timedelta(seconds=30), source="a-test-source")))
         await pilot.pause()
         bar = app.screen.query_one("HeaderBar")
         state = bar.query_one("#state", Label)
@@ -438,7 +438,9 @@ async def test_typing_fast_after_the_colon_loses_nothing(make_app):
             app._driver.send_message(event)  # as the terminal driver delivers a burst: no waiting in between
         from tui.screens.ipvs import IPVSScreen
 
-        await wait_for(pilot, lambda: isinstance(app.screen, IPVSScreen), "the command")
+        # the screen is pushed before it is composed: wait for its pane, not just for the screen
+        await wait_for(pilot, lambda: isinstance(app.screen, IPVSScreen) and len(app.screen.query("#ipvs")) == 1,
+                       "the command")
         # opened by :ipvs, not by the Services pane's `i` (which filters to a Service)
         assert len(app.screen_stack) == 2 and app.screen.pane.filter_text == ""
         assert not app.screen_stack[0].query_one(CommandLine).is_open
