@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from tests.kubectl.conftest import KUBECTL, kubectl  # noqa: F401 - re-exported fixture
+from tests.kubectl.conftest import kubectl  # noqa: F401 - the fixture, for this directory's tests
 from tui.app import AppOptions, SvcscopeApp, create_app
 from tui.config import StateStore, state_dir
 from tui.kube.client import connect

@@ -27,10 +27,12 @@ CASES = [
     (["clusterip", "multi", "--tcp=80:8080", "--tcp=443", "-n", "dev"],
      ["clusterip", "multi", "--tcp=80:8080", "--tcp=443", "-n", "dev"]),
     (["clusterip", "named", "--tcp=80:http,81"], ["clusterip", "named", "--tcp=80:http,81"]),
-    (["clusterip", "fixed", "--tcp=80", "--clusterip=10.96.0.99"], ["clusterip", "fixed", "--tcp=80", "--clusterip=10.96.0.99"]),
+    (["clusterip", "fixed", "--tcp=80", "--clusterip=10.96.0.99"],
+     ["clusterip", "fixed", "--tcp=80", "--clusterip=10.96.0.99"]),
     (["headless", "hl", "--tcp=80:80"], ["clusterip", "hl", "--clusterip=None", "--tcp=80:80"]),
     (["headless", "bare"], ["clusterip", "bare", "--clusterip=None"]),
-    (["nodeport", "np", "--tcp=80:8080", "--node-port=30080"], ["nodeport", "np", "--tcp=80:8080", "--node-port=30080"]),
+    (["nodeport", "np", "--tcp=80:8080", "--node-port=30080"],
+     ["nodeport", "np", "--tcp=80:8080", "--node-port=30080"]),
     (["nodeport", "np2", "--tcp=80:8080,443:8443"], ["nodeport", "np2", "--tcp=80:8080,443:8443"]),
     (["loadbalancer", "lb", "--tcp=80:8080", "-n", "dev"], ["loadbalancer", "lb", "--tcp=80:8080", "-n", "dev"]),
     (["externalname", "ex", "--external-name=example.com"], ["externalname", "ex", "--external-name=example.com"]),
@@ -72,7 +74,8 @@ def normalise_yaml(text: str) -> str:
 def normalise_json(text: str) -> list:
     """The JSON with its key order kept (pairs), kubectl's additions out."""
     def pairs(items):
-        return [(k, v) for k, v in items if k != "creationTimestamp" and not (k == "status" and v == [("loadBalancer", [])])]
+        return [(k, v) for k, v in items
+                if k != "creationTimestamp" and not (k == "status" and v == [("loadBalancer", [])])]
 
     return json.loads(text, object_pairs_hook=pairs)
 

@@ -4,8 +4,6 @@ words; server refusals (409, 422, 403) back on their fields with nothing typed l
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from kubernetes import client
 from textual.widgets import Input, Static
@@ -342,8 +340,27 @@ async def test_read_only_blocks_delete_and_create_with_the_reason_but_saves_the_
         assert stored(demo, "ro") is None
         target = tmp_path / "ro.yaml"
         await pilot.press("s")
-        await wait_until(pilot, lambda: pilot.app.focused is not None and pilot.app.focused.id == "prompt", "the prompt")
+        await wait_until(pilot, lambda: getattr(pilot.app.focused, "id", None) == "prompt", "the prompt")
         await pilot.press("ctrl+a", "ctrl+k", *str(target), "enter")
         await wait_until(pilot, lambda: target.exists(), "the file")
         assert target.read_text() == screen.spec.to_yaml()
         assert "name: ro" in target.read_text()
+
+
+async def test_the_command_palette_opens_the_wizard_and_a_bad_type_is_refused(demo, make_app):
+    async with make_app().run_test(size=SIZE) as pilot:
+        app = pilot.app
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.is_synced(), "the panes")
+        await pilot.press("colon", *"create sctp", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        assert any("'sctp' is not a Service type" in str(n.message) for n in app._notifications)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*":create")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, WizardScreen) and app.screen, "the wizard")
+        assert screen.spec.kind == CLUSTER_IP
+        await pilot.press("escape")  # leaves without creating
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")

@@ -213,7 +213,8 @@ def named_ports(pods: Iterable[PodView]) -> list[tuple[str, int, str]]:
         spec = pod.raw.get("spec") if isinstance(pod.raw, Mapping) else None
         for c in (spec.get("containers") if isinstance(spec, Mapping) else None) or []:
             for p in (c.get("ports") if isinstance(c, Mapping) else None) or []:
-                if isinstance(p, Mapping) and isinstance(p.get("name"), str) and isinstance(p.get("containerPort"), int):
+                if isinstance(p, Mapping) and isinstance(p.get("name"), str) and \
+                        isinstance(p.get("containerPort"), int):
                     proto = p.get("protocol") if isinstance(p.get("protocol"), str) else "TCP"
                     seen.setdefault((p["name"], proto), (p["name"], p["containerPort"], proto))
     return sorted(seen.values())

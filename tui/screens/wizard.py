@@ -311,7 +311,8 @@ class WizardScreen(ModalScreen[Key | None]):
             ports=[row.read() for row in self.port_rows], session_affinity=choice("affinity") or "None",
             timeout=text("timeout"), external_traffic_policy=choice("etp"), internal_traffic_policy=choice("itp"),
             external_ips=text("external-ips"), load_balancer_source_ranges=text("lb-ranges"),
-            load_balancer_class=text("lb-class"), publish_not_ready_addresses=self.query_one("#publish", Checkbox).value,
+            load_balancer_class=text("lb-class"),
+            publish_not_ready_addresses=self.query_one("#publish", Checkbox).value,
             labels=text("labels"), annotations=text("annotations"),
         )
 
@@ -329,7 +330,8 @@ class WizardScreen(ModalScreen[Key | None]):
         if self.mode == "review":
             state = "review"
         ro = " (read-only: preview and save only)" if self.guard.read_only else ""
-        self.query_one("#title", Static).update(f"Create {KIND_LABELS[self.spec.kind]} Service {where}  ·  {state}{ro}")
+        title = f"Create {KIND_LABELS[self.spec.kind]} Service {where}  ·  {state}{ro}"
+        self.query_one("#title", Static).update(title)
 
     def _show_fields(self, spec: ServiceSpec) -> None:
         shown = {
@@ -600,7 +602,8 @@ class WizardScreen(ModalScreen[Key | None]):
             return
         obj = outcome.obj or {}
         meta = obj.get("metadata", {}) if isinstance(obj, dict) else {}
-        self.created = (meta.get("namespace") or self.spec.namespace or self.namespace, meta.get("name", self.spec.name))
+        self.created = (meta.get("namespace") or self.spec.namespace or self.namespace,
+                        meta.get("name", self.spec.name))
         self.svcscope.notify(outcome.message, title="Create Service")
         self.dismiss(self.created)
 
