@@ -364,3 +364,17 @@ async def test_the_command_palette_opens_the_wizard_and_a_bad_type_is_refused(de
         assert screen.spec.kind == CLUSTER_IP
         await pilot.press("escape")  # leaves without creating
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+
+
+async def test_creating_in_another_namespace_follows_it_there(demo, make_app):
+    async with make_app().run_test(size=SIZE) as pilot:
+        screen = await open_wizard(pilot)
+        await type_into(pilot, "name", "elsewhere")
+        await type_into(pilot, "namespace", "default")
+        await wait_until(pilot, lambda: screen._pod_cache is not None and screen._pod_cache.namespace == "default"
+                         and screen._pods_listed, "the pods of the namespace typed")
+        await port_field(pilot, screen, 0, "port", "80")
+        await review_and_create(pilot, screen)
+        await selected_in_pane(pilot, ("default", "elsewhere"))
+        assert pilot.app.scope.namespace == "default"
+        assert stored(demo, "elsewhere", "default") is not None and stored(demo, "elsewhere") is None
