@@ -70,3 +70,15 @@ class TopLevelSVGImageExtension(_pts.SVGImageExtension):
 _pts.SVGImageExtension = TopLevelSVGImageExtension
 
 # --- end of snapshots block ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """svcscope's config and state dirs under tmp, and nothing from the real environment that changes what it shows."""
+    dirs = {"XDG_CONFIG_HOME": tmp_path / "xdg-config", "XDG_STATE_HOME": tmp_path / "xdg-state"}
+    for key, value in dirs.items():
+        monkeypatch.setenv(key, str(value))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for key in ("KUBECONFIG", "NO_COLOR", "SVCSCOPE_DNS_MAP"):
+        monkeypatch.delenv(key, raising=False)
+    return dirs

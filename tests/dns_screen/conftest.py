@@ -18,16 +18,6 @@ FIXED_NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def xdg(tmp_path, monkeypatch) -> None:
-    for key in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
-        monkeypatch.setenv(key, str(tmp_path / key.lower()))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.delenv("SVCSCOPE_DNS_MAP", raising=False)
-    monkeypatch.delenv("NO_COLOR", raising=False)
-
-
-@pytest.fixture
 def demo() -> Iterator[tuple[SimCluster, SimDns]]:
     sim = SimCluster(scenario="tutorial")
     sim_dns = SimDns(sim.store)

@@ -28,15 +28,6 @@ def fixed_now() -> datetime:
 
 
 @pytest.fixture
-def xdg(tmp_path, monkeypatch) -> None:
-    for key in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
-        monkeypatch.setenv(key, str(tmp_path / key.lower()))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.delenv("NO_COLOR", raising=False)
-
-
-@pytest.fixture
 def demo() -> Iterator[tuple[SimCluster, KubeProxyEmulator]]:
     sim = SimCluster(scenario="tutorial", clock=lambda: SIM_T0, bookmark_interval=0.5)
     emulator = ensure_emulator(sim)

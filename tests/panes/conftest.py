@@ -30,16 +30,6 @@ def fixed_now() -> datetime:
     return FIXED_NOW
 
 
-@pytest.fixture
-def xdg(tmp_path, monkeypatch) -> dict[str, Path]:
-    dirs = {"XDG_CONFIG_HOME": tmp_path / "xdg-config", "XDG_STATE_HOME": tmp_path / "xdg-state"}
-    for key, value in dirs.items():
-        monkeypatch.setenv(key, str(value))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    return dirs
-
-
 class Kube:
     """The cluster side of a test: what an admin (or the controllers) would do, through the real client."""
 

@@ -22,15 +22,6 @@ LISTEN = ("127.0.0.42", 8080)
 
 
 @pytest.fixture
-def xdg(tmp_path, monkeypatch) -> None:
-    for key in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
-        monkeypatch.setenv(key, str(tmp_path / key.lower()))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.delenv("NO_COLOR", raising=False)
-
-
-@pytest.fixture
 def demo() -> Iterator[SimCluster]:
     sim = SimCluster(scenario="tutorial")
     sim.start()

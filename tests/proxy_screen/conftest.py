@@ -19,15 +19,6 @@ FIXED_NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def xdg(tmp_path, monkeypatch) -> None:
-    for key in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
-        monkeypatch.setenv(key, str(tmp_path / key.lower()))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.delenv("NO_COLOR", raising=False)
-
-
-@pytest.fixture
 def demo() -> Iterator[tuple[SimCluster, ProxySite]]:
     sim = SimCluster(scenario="tutorial")
     sim.controllers.CRASH_TICK_SECONDS = 0.3  # a crash-looping kube-proxy shows CrashLoopBackOff quickly

@@ -53,15 +53,6 @@ class Demo:
 
 
 @pytest.fixture
-def xdg(tmp_path, monkeypatch) -> None:
-    for key in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
-        monkeypatch.setenv(key, str(tmp_path / key.lower()))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.delenv("NO_COLOR", raising=False)
-
-
-@pytest.fixture
 def tutorial(xdg) -> Iterator[Demo]:
     demo = Demo("tutorial")
     try:

@@ -22,17 +22,6 @@ def fixed_clock() -> datetime:
     return FIXED_NOW
 
 
-@pytest.fixture
-def xdg(tmp_path, monkeypatch) -> dict[str, Path]:
-    """svcscope's config and state dirs under tmp, and nothing from the real HOME."""
-    dirs = {"XDG_CONFIG_HOME": tmp_path / "xdg-config", "XDG_STATE_HOME": tmp_path / "xdg-state"}
-    for key, value in dirs.items():
-        monkeypatch.setenv(key, str(value))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    return dirs
-
-
 @pytest.fixture(scope="session")
 def api_server():
     server = ThreadServer(healthy).start()

@@ -18,15 +18,6 @@ FIXED_NOW = datetime(2030, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def xdg(tmp_path, monkeypatch) -> None:
-    for key in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
-        monkeypatch.setenv(key, str(tmp_path / key.lower()))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("KUBECONFIG", raising=False)
-    monkeypatch.delenv("NO_COLOR", raising=False)
-
-
-@pytest.fixture
 def demo() -> Iterator[SimCluster]:
     sim = SimCluster(scenario="tutorial")
     sim.start()
