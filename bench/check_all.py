@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import resource
 import statistics
 import subprocess
 import sys
@@ -53,6 +54,7 @@ def child(kubeconfig: str, table_path: str, started: float) -> None:
             return fetch(*a, **kw)
         finally:
             phases["lists"] = time.time() - t
+            phases["after lists"] = time.time() - started  # imports + setup + lists: what the join starts from
 
     check._fetch = timed_fetch
     out = io.StringIO()
@@ -61,33 +63,45 @@ def child(kubeconfig: str, table_path: str, started: float) -> None:
         code = cli.main(["check", "-A", "--kubeconfig", kubeconfig, "--node", NODE, "-o", "json"])
     phases["check"] = time.time() - t
     elapsed = time.time() - started
+    cpu = time.process_time()  # this process's CPU since it started: imports, parsing, the join, the JSON
     report = json.loads(out.getvalue())
     worst = {}
     for s in report["services"]:
         worst[s["worst"] or "ok"] = worst.get(s["worst"] or "ok", 0) + 1
     del trace, t0
-    print(json.dumps({"elapsed": elapsed, "exit": code, "services": len(report["services"]), "worst": worst,
+    print(json.dumps({"elapsed": elapsed, "cpu": cpu, "exit": code, "services": len(report["services"]), "worst": worst,
                       "phases": phases}))
 
 
 def run_svcscope(kubeconfig: Path, table: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server_cpu = time.process_time()  # the sim serving the lists runs in this process
     started = time.time()
     out = subprocess.run([sys.executable, __file__, "--child", str(kubeconfig), str(table), repr(started)],
                          env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"svcscope's side failed: {out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["server_cpu"] = time.process_time() - server_cpu
+    return result
 
 
-def run_reference(kubeconfig: Path, cache_dir: str, ipvsadm_text: Path) -> tuple[float, int, int]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_reference(kubeconfig: Path, cache_dir: str, ipvsadm_text: Path) -> tuple[float, float, float, int, int]:
+    """(wall s, kubectl's CPU s, the sim's CPU s serving it, objects listed, lines of the table)."""
+    cpu, server_cpu = _children_cpu(), time.process_time()
     started = time.time()
     out = subprocess.run(["kubectl", "get", "svc,endpointslices", "-A", "-o", "json", "--kubeconfig",
                           str(kubeconfig), f"--cache-dir={cache_dir}"], capture_output=True, check=True).stdout
     lines = ipvsadm_text.read_text().count("\n")  # reading the table as `ipvsadm -Ln` prints it
     elapsed = time.time() - started
+    cpu, server_cpu = _children_cpu() - cpu, time.process_time() - server_cpu
     items = json.loads(out)["items"]
-    return elapsed, len(items), lines
+    return elapsed, cpu, server_cpu, len(items), lines
 
 
 def main(services: int, pods: int, rounds: int) -> None:
@@ -118,20 +132,25 @@ def main(services: int, pods: int, rounds: int) -> None:
             ours, theirs = [], []
             for _ in range(rounds):
                 ours.append(run_svcscope(kubeconfig, table_path))
-                elapsed, items, lines = run_reference(kubeconfig, cache_dir, text_path)
-                theirs.append(elapsed)
+                elapsed, cpu, server_cpu, items, lines = run_reference(kubeconfig, cache_dir, text_path)
+                theirs.append((elapsed, cpu, server_cpu))
     finally:
         sim.stop()
     mine = [r["elapsed"] for r in ours]
     best = min(ours, key=lambda r: r["elapsed"])
+    ref_best = min(theirs)
+    theirs_wall = [t[0] for t in theirs]
     print(f"{best['services']} Services checked (exit {best['exit']}; verdicts {best['worst']}); kubectl listed "
           f"{items} objects; the table is {lines} lines of ipvsadm -Ln; {rounds} rounds:")
     print(f"  svcscope check -A -o json                    best {min(mine):6.2f} s   median "
           f"{statistics.median(mine):6.2f} s")
-    print(f"  kubectl get svc,endpointslices -A + table    best {min(theirs):6.2f} s   median "
-          f"{statistics.median(theirs):6.2f} s")
-    print(f"  ratio svcscope/reference (median)            {statistics.median(mine) / statistics.median(theirs):6.3f}")
+    print(f"  kubectl get svc,endpointslices -A + table    best {min(theirs_wall):6.2f} s   median "
+          f"{statistics.median(theirs_wall):6.2f} s")
+    print(f"  ratio svcscope/reference (median)            "
+          f"{statistics.median(mine) / statistics.median(theirs_wall):6.3f}")
     print("  svcscope's best round: " + ", ".join(f"{k} {v:.2f} s" for k, v in best["phases"].items()))
+    print(f"  CPU of the best rounds: svcscope {best['cpu']:.2f} s (+ the sim serving it {best['server_cpu']:.2f} s), "
+          f"kubectl {ref_best[1]:.2f} s (+ the sim {ref_best[2]:.2f} s); load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
