@@ -13,6 +13,15 @@ reading the ipvsadm text, as `ipvsadm -Ln` would print it). Prints the best and 
 where svcscope's time went.
 
 Run: python bench/check_all.py [SERVICES] [PODS_PER_SERVICE] [ROUNDS]
+
+Measured here (2 shared cores, load average ~6 from other helpers' tests; 10,002 Services, 50,000 pods, node1's
+table of 12,004 virtual servers and 60,007 real servers; one round): svcscope 18.2 s, reference 10.4 s, ratio
+1.74 (the 2x target is met, 5 s is not). svcscope's time: imports 0.55 s, the lists 9.2 s (the 50,000 pods the
+reference does not list are most of it: they decide "no pod matches", "none ready" and targetPort), the join and
+JSON ~8 s (~0.9 ms a Service on this loaded machine: half of it re-deriving what kube-proxy would program per
+Service through tui.ipvs.expected, including ipvsadm's real-server sort the trace does not need). Done already:
+the table indexed by address (IPVSTable.find scanned 12,000 entries per lookup) and pods by label
+(gather.PodIndex; scanning each namespace's 2,500 pods per Service took minutes).
 """
 
 from __future__ import annotations

@@ -122,8 +122,8 @@ def _api_findings(svc: ServiceView, selected: list[PodView]) -> list[Finding]:
     if not ready:
         out.append(Finding("error", "none-ready", "", f"{len(selected)} pod(s) match the selector but none is ready",
                            "look at the pods' readiness probes and events (kubectl describe pod)"))
+    declared = {cp for p in selected for cp in _container_ports(p)}  # once, not per port (a check's hot spot)
     for port in svc.ports:
-        declared = [cp for p in selected for cp in _container_ports(p)]
         if isinstance(port.target_port, str):
             if not any(name == port.target_port and proto == port.protocol for name, _, proto in declared):
                 out.append(Finding("error", "target-port", f"port {port.port}/{port.protocol}",
