@@ -47,25 +47,31 @@ def child(kubeconfig: str, table_path: str, started: float) -> None:
     import contextlib
     import io
 
-    t0 = time.time()
     from tui import cli
     from tui.commands import check
 
     phases = {"imports": time.time() - started}
     with open(table_path, "rb") as f:
-        table = pickle.load(f)
-    check._read_table = lambda source: (table, "")  # this node's table: what netlink would have returned
-    fetch, trace = check._fetch, check.trace_service
+        table_bytes = f.read()
+    # this node's table as netlink would return it, parsed in the check's own thread (beside the lists)
+    check._read_table = lambda source: (pickle.loads(table_bytes), "")
 
-    def timed_fetch(*a, **kw):
-        t = time.time()
-        try:
-            return fetch(*a, **kw)
-        finally:
-            phases["lists"] = time.time() - t
-            phases["after lists"] = time.time() - started  # imports + setup + lists: what the join starts from
+    def timed(name, fn):
+        def wrapper(*a, **kw):
+            t = time.time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                phases[name] = phases.get(name, 0.0) + time.time() - t
+        return wrapper
 
-    check._fetch = timed_fetch
+    # the phases: lists (Services, EndpointSlices, Nodes, ConfigMap), pods (those needed), the views, the join
+    # (every trace), the output
+    check._fetch = timed("lists", check._fetch)
+    check._with_pods = timed("pods", check._with_pods)
+    check.service_states = timed("views", check.service_states)
+    check.trace_service = timed("join", check.trace_service)
+    check._print = timed("output", check._print)
     out = io.StringIO()
     t = time.time()
     with contextlib.redirect_stdout(out):
@@ -77,7 +83,6 @@ def child(kubeconfig: str, table_path: str, started: float) -> None:
     worst = {}
     for s in report["services"]:
         worst[s["worst"] or "ok"] = worst.get(s["worst"] or "ok", 0) + 1
-    del trace, t0
     print(json.dumps({"elapsed": elapsed, "cpu": cpu, "exit": code, "services": len(report["services"]), "worst": worst,
                       "phases": phases}))
 

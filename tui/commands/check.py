@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import urllib3
-from kubernetes import client as k8s
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from tui.commands import oneshot
 from tui.kube.cache import ENDPOINTSLICES, PODS, SERVICES, Lister
-from tui.kube.client import explain_error
-from tui.trace.gather import Objects, node_context, service_states, this_node_name, with_dns
-from tui.trace.join import NodeContext, trace_service
+from tui.kube.client import explain_error, get
+from tui.kube.models import PodView
+from tui.trace.gather import Objects, PodIndex, node_context, service_states, this_node_name, with_dns
+from tui.trace.join import NodeContext, ServiceState, pods_needed, trace_service
 from tui.trace.model import Trace
 
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT = 0, 1, 2
@@ -45,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dns", action="store_true",
                         help="also ask each CoreDNS pod for every Service's name and check the answers")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only Services with findings")
+    parser.add_argument("--all-pods", action="store_true",
+                        help="read every pod, not only those of Services whose EndpointSlices leave the pod checks "
+                             "open: also checks numeric targetPorts against the containers of every Service")
     parser.add_argument("--scenario", default="tutorial", help="with --demo: the simulated cluster's scenario")
 
 
@@ -53,26 +59,43 @@ class _Cannot(Exception):
 
 
 def run(args: argparse.Namespace) -> int:
+    # A one-shot check builds hundreds of thousands of small dicts and views that all live until it exits; the
+    # cyclic GC would rescan them again and again (half of `check -A`'s time on 10,000 Services) to free nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run(args: argparse.Namespace) -> int:
     sim = None
+    table_read: Future | None = None
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
         if args.demo:
             api, sim, table, table_error, node, address_map = _demo(args.scenario)
         else:
             conn = oneshot.connection(args)
             api, table, table_error, node, address_map = conn.api_client, None, "", args.node, {}
+            table_read = pool.submit(_read_table, args.source)  # this node's table while the lists come
         namespace = None if args.all_namespaces else (args.namespace or ("dev" if args.demo else None))
         if not args.demo and not args.all_namespaces and namespace is None:
             namespace = conn.namespace
-        objs = _fetch(api, namespace)
+        objs = _fetch(api, namespace, args.all_pods)
         if not node:
             node = this_node_name(objs.nodes) or ""
-        if not args.demo:
-            table, table_error = _read_table(args.source) if node else (None, _not_a_node())
+        if table_read is not None:
+            table, table_error = table_read.result() if node else (None, _not_a_node())
         states = service_states(objs, [namespace] if namespace else None, args.services)
         missing = sorted(set(args.services) - {s.service.name for s in states})
         if missing:
             where = f"namespace {namespace}" if namespace else "any namespace"
             raise _Cannot(f"no Service named {', '.join(missing)} in {where}")
+        if objs.pods is None:
+            states = _with_pods(api, states)
         ctx = node_context(objs, node, table, table_error)
         if args.dns:
             try:
@@ -90,9 +113,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"svcscope: {explain_error(exc, None, ('list', 'services', None))}", file=sys.stderr)
         return EXIT_CANNOT
     finally:
+        pool.shutdown(wait=False, cancel_futures=True)
         if sim is not None:
             sim.stop()
-    _print(args, traces, ctx)
+    pods_error = next((s.pods_error for s in states if s.pods_error), "")
+    _print(args, traces, ctx, pods_error)
     return EXIT_FAILED if any(t.worst == "error" for t in traces) else EXIT_OK
 
 
@@ -122,22 +147,80 @@ def _demo(scenario: str) -> tuple[Any, Any, Any, str, str, dict]:
     return sim.api_client(), sim, table, "", DEMO_NODE, dns.address_map
 
 
-def _fetch(api: k8s.ApiClient, namespace: str | None) -> Objects:
-    """Services, EndpointSlices and pods (paged, as raw JSON), Nodes and the kube-proxy ConfigMap."""
-    with ThreadPoolExecutor(max_workers=3) as pool:
+def _fetch(api: ApiClient, namespace: str | None, all_pods: bool = False) -> Objects:
+    """Services and EndpointSlices (paged, as raw JSON), Nodes and the kube-proxy ConfigMap, in parallel; every
+    pod only with `all_pods` (else _with_pods reads those it needs: 50,000 pods are most of a big cluster's bytes).
+
+    Raw GETs, not CoreV1Api: importing the generated API class (and with it every model) costs more than a second."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
         lists = [pool.submit(lambda r=r: list(Lister(api, r, namespace).list()[0].values()))
-                 for r in (SERVICES, ENDPOINTSLICES, PODS)]
-        core = k8s.CoreV1Api(api)
-        nodes = json.loads(core.list_node(_preload_content=False, _request_timeout=(5, 30)).data).get("items") or []
+                 for r in ((SERVICES, ENDPOINTSLICES, PODS) if all_pods else (SERVICES, ENDPOINTSLICES))]
+        nodes = pool.submit(_get_json, api, "/api/v1/nodes")
         try:
-            cm = json.loads(core.read_namespaced_config_map("kube-proxy", "kube-system", _preload_content=False,
-                                                            _request_timeout=(5, 30)).data)
+            cm = _get_json(api, "/api/v1/namespaces/kube-system/configmaps/kube-proxy")
         except ApiException as exc:
             if exc.status not in (403, 404):
                 raise
             cm = None  # no kubeadm-style ConfigMap (or not allowed to read it): mode unknown
-        services, slices, pods = (f.result() for f in lists)
-    return Objects(services, slices, pods, nodes, cm)
+        services, slices = lists[0].result(), lists[1].result()
+        pods: list | None = None
+        if all_pods:
+            try:
+                pods = lists[2].result()
+            except ApiException as exc:
+                if exc.status != 403:
+                    raise
+                pods = None  # not cluster-wide: _with_pods reads the needed ones namespace by namespace
+        return Objects(services, slices, pods, nodes.result().get("items") or [], cm)
+
+
+PER_SERVICE_LISTS = 20  # up to this many Services of one namespace need pods: a label-selected list each
+
+
+def _with_pods(api: ApiClient, states: list[ServiceState]) -> list[ServiceState]:
+    """The states with the pods of the Services whose EndpointSlices leave a pod question open (join.pods_needed):
+    a label-selected list per Service, or the namespace's pods when many of its Services need them, in parallel.
+    A 403 leaves those Services' pods unknown (pods_error), and the join then claims no pod-based verdict."""
+    needed = [s for s in states if pods_needed(s.service, s.slices)]
+    by_ns: dict[str, list[ServiceState]] = {}
+    for s in needed:
+        by_ns.setdefault(s.service.namespace, []).append(s)
+    requests: list[tuple[str, str | None, list[ServiceState]]] = []  # namespace, labelSelector, Services served
+    for ns, group in sorted(by_ns.items()):
+        if len(group) > PER_SERVICE_LISTS:
+            requests.append((ns, None, group))
+            continue
+        by_selector: dict[str, list[ServiceState]] = {}
+        for s in group:
+            by_selector.setdefault(s.service.kubectl_selector(), []).append(s)
+        requests += [(ns, selector, served) for selector, served in by_selector.items()]
+    index, errors = PodIndex(), {}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(lambda r=r: list(Lister(api, PODS, r[0], label_selector=r[1]).list()[0].values()))
+                   for r in requests]
+        for (ns, _, served), future in zip(requests, futures):
+            try:
+                pods = future.result()
+            except ApiException as exc:
+                if exc.status != 403:
+                    raise
+                sentence = explain_error(exc, None, ("list", "pods", ns))
+                errors.update((s.service.key, sentence) for s in served)
+                continue
+            for obj in pods:
+                index.put(PodView.from_api(obj))
+    wanted = {s.service.key for s in needed}
+    return [replace(s, pods_error=errors[s.service.key]) if s.service.key in errors else
+            replace(s, pods=index.selected(s.service)) if s.service.key in wanted else s for s in states]
+
+
+def _get_json(api: ApiClient, path: str) -> dict:
+    resp = get(api, path, timeout=(5, 30))
+    try:
+        body = json.loads(resp.data)
+    finally:
+        resp.release_conn()
+    return body if isinstance(body, dict) else {}
 
 
 def _read_table(source: str) -> tuple[Any, str]:
@@ -149,11 +232,12 @@ def _read_table(source: str) -> tuple[Any, str]:
         return None, str(exc)
 
 
-def _print(args: argparse.Namespace, traces: list[Trace], ctx: NodeContext) -> None:
+def _print(args: argparse.Namespace, traces: list[Trace], ctx: NodeContext, pods_error: str = "") -> None:
     if args.output == "json":
         out = {
             "node": ctx.name, "proxyMode": ctx.proxy_mode, "ipvs": ctx.table.source if ctx.table else None,
             "ipvsError": ctx.table_error or None,
+            "podsError": pods_error or None,
             "services": [{
                 "namespace": t.service.namespace, "name": t.service.name, "worst": t.worst,
                 "findings": [{"level": f.level, "code": f.code, "subject": f.subject, "message": f.message,
@@ -165,6 +249,8 @@ def _print(args: argparse.Namespace, traces: list[Trace], ctx: NodeContext) -> N
     where = f"node {ctx.name}" if ctx.name else "no node"
     ipvs = f"IPVS from {ctx.table.source}" if ctx.table is not None else f"IPVS not read: {ctx.table_error}"
     print(f"svcscope check: {where}, kube-proxy mode {ctx.proxy_mode or 'unknown'}, {ipvs}")
+    if pods_error:
+        print(f"pods not read: {pods_error}")
     errors = warnings = 0
     for t in traces:
         findings = sorted(t.all_findings, key=lambda f: ("error", "warning", "info").index(f.level))

@@ -30,7 +30,7 @@ class Objects:
 
     services: Sequence[Obj]
     slices: Sequence[Obj]
-    pods: Sequence[Obj]
+    pods: Sequence[Obj] | None  # None: not listed (svcscope check reads only the pods it needs, afterwards)
     nodes: Sequence[Obj]
     kube_proxy_configmap: Obj | None = None
 
@@ -74,12 +74,13 @@ def node_context(objects: Objects, node: str, table: IPVSTable | None, table_err
 
 def service_states(objects: Objects, namespaces: Sequence[str] | None = None,
                    names: Sequence[str] = ()) -> list[ServiceState]:
-    """One ServiceState per Service (filtered by namespace and name), each with its slices and its namespace's pods."""
+    """One ServiceState per Service (filtered by namespace and name), each with its slices and selected pods (None
+    when the objects hold no pod list)."""
     slices: dict[tuple[str, str], list[SliceView]] = {}
     for obj in objects.slices:
         sl = SliceView.from_api(obj)
         slices.setdefault((sl.namespace, sl.service), []).append(sl)
-    pods = PodIndex(PodView.from_api(obj) for obj in objects.pods)
+    pods = PodIndex(PodView.from_api(obj) for obj in objects.pods) if objects.pods is not None else None
     out = []
     for obj in objects.services:
         svc = ServiceView.from_api(obj)
@@ -87,7 +88,7 @@ def service_states(objects: Objects, namespaces: Sequence[str] | None = None,
             continue
         if names and svc.name not in names:
             continue
-        out.append(ServiceState(svc, slices.get(svc.key, []), pods.selected(svc)))
+        out.append(ServiceState(svc, slices.get(svc.key, []), pods.selected(svc) if pods is not None else None))
     return sorted(out, key=lambda s: s.service.key)
 
 

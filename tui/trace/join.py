@@ -40,8 +40,11 @@ class ServiceState:
 
     service: ServiceView
     slices: Sequence[SliceView] = ()
-    pods: Sequence[PodView] = ()  # pods of its namespace, or only the selected ones (gather.PodIndex); filtered here
+    # Pods of its namespace, or only the selected ones (gather.PodIndex); filtered here. None: not read, because its
+    # slices answer every pod question (pods_needed) or, with pods_error, because reading them failed.
+    pods: Sequence[PodView] | None = ()
     dns: Sequence[Verdict] = field(default=())
+    pods_error: str = ""  # why the pods could not be read (a 403), one sentence
 
 
 class _TableIndex:
@@ -66,6 +69,45 @@ def table_index(table: IPVSTable) -> _TableIndex:
     index = _TableIndex(table)
     _last_index[:] = [index]
     return index
+
+
+MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+SLICE_CONTROLLER = "endpointslice-controller.k8s.io"
+
+
+def _pod_slices(slices: Sequence[SliceView]) -> list[SliceView]:
+    """The slices the endpointslice controller wrote from pods (not hand-made ones, which prove nothing of pods)."""
+    return [sl for sl in slices if isinstance(sl.raw, Mapping)
+            and ((sl.raw.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL) == SLICE_CONTROLLER
+            and any(e.target_kind == "Pod" and e.target_name for e in sl.endpoints)]
+
+
+def pods_needed(svc: ServiceView, slices: Sequence[SliceView]) -> bool:
+    """Whether the pod-based verdicts need this Service's pods, or its EndpointSlices already answer them.
+
+    The endpointslice controller writes an endpoint for each pod the selector matches, ready when the pod is Ready
+    and not terminating, and resolves a named targetPort on each pod, leaving the port out of the slice for a pod
+    that does not declare it. So a ready pod endpoint says "a pod matches" (no-pods) and "one is ready"
+    (none-ready), and a slice port of that name with a number says "a selected pod declares the named targetPort"
+    (target-port): those verdicts cannot fire, and the pods are not needed. Left open: no ready pod endpoint,
+    publishNotReadyAddresses (endpoints ready whatever the pods), a named targetPort no slice resolved.
+
+    Not answerable from slices: whether a *numeric* targetPort is declared by a container (slices carry the number
+    either way). That warning is checked when the pods are read for the reasons above (or all of them, `svcscope
+    check --all-pods`), not otherwise."""
+    if svc.type == "ExternalName" or not svc.selector:
+        return False  # _api_findings asks nothing of pods for these
+    if svc.publish_not_ready:
+        return True
+    mine = _pod_slices(slices)
+    if not any(e.ready is True and e.target_kind == "Pod" for sl in mine for e in sl.endpoints):
+        return True
+    for port in svc.ports:
+        if isinstance(port.target_port, str) and not any(
+                sp.name == port.name and sp.protocol == port.protocol and sp.port is not None
+                for sl in mine for sp in sl.ports):
+            return True
+    return False
 
 
 def _selected(svc: ServiceView, pods: Iterable[PodView]) -> list[PodView]:
@@ -100,7 +142,8 @@ def _endpoints_for(port: ServicePort, slices: Sequence[SliceView]) -> tuple[list
     return eps, sorted(numbers)
 
 
-def _api_findings(svc: ServiceView, selected: list[PodView]) -> list[Finding]:
+def _api_findings(svc: ServiceView, selected: list[PodView] | None, state: ServiceState) -> list[Finding]:
+    """Findings from the Service object and its pods; `selected` None: the pods were not read."""
     out: list[Finding] = []
     if svc.type == "LoadBalancer" and not svc.lb_ingress:
         out.append(Finding("warning", "lb-pending", "", "LoadBalancer is pending: no ingress IP assigned",
@@ -112,6 +155,12 @@ def _api_findings(svc: ServiceView, selected: list[PodView]) -> list[Finding]:
     if not svc.selector:
         out.append(Finding("info", "no-selector", "", "no selector: its EndpointSlices are managed by hand or by "
                                                       "another controller"))
+        return out
+    if selected is None:
+        if state.pods_error:
+            out.append(Finding("info", "pods-unknown", "", "pods could not be read, so the selector, readiness and "
+                                                           "targetPorts are not checked against them: "
+                                                           f"{state.pods_error}"))
         return out
     if not selected:
         out.append(Finding("error", "no-pods", "", f"selector {svc.kubectl_selector()} matches no pod in "
@@ -282,8 +331,8 @@ def _ipvs_layer(svc: ServiceView, node: NodeContext) -> tuple[list[Finding], str
 
 def trace_service(state: ServiceState, node: NodeContext) -> Trace:
     svc = state.service
-    selected = _selected(svc, state.pods)
-    findings = _api_findings(svc, selected)
+    selected = _selected(svc, state.pods) if state.pods is not None else None
+    findings = _api_findings(svc, selected, state)
     ipvs_findings, note = _ipvs_layer(svc, node)
     findings += ipvs_findings
     expected = None
@@ -308,4 +357,4 @@ def trace_service(state: ServiceState, node: NodeContext) -> Trace:
             everything += vs.findings
             for rs in vs.real_servers:
                 everything += rs.findings
-    return Trace(svc, tuple(selected), ports, tuple(findings), note, tuple(dns_lines), tuple(everything))
+    return Trace(svc, tuple(selected or ()), ports, tuple(findings), note, tuple(dns_lines), tuple(everything))
