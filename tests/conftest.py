@@ -3,6 +3,8 @@
 - `sim`: a started, empty simulated cluster on a random loopback port (function scope), stopped afterwards.
   Bookmarks come every 0.5 s instead of every few seconds, so watch tests need not wait long.
 - `sim_kubeconfig`: the path of a kubeconfig (in tmp_path) for `sim`: context `svcscope-demo`, namespace `dev`.
+- `start_sim(scenario, prepare=None, **knobs)`: starts sims (stopped after the test); `demo_app(sim, clock=..., ...)`:
+  the app as `svcscope --demo` builds it against one. Each screen directory's conftest wraps them with its knobs.
 - `wait_for(predicate, timeout=10)`: import it with `from tests.conftest import wait_for`; polls until the
   predicate returns something truthy and returns that, or fails the test with `message`.
 """
@@ -10,12 +12,16 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 import pytest
 
 from tui.sim.cluster import SimCluster
+
+if TYPE_CHECKING:
+    from tui.app import SvcscopeApp
 
 T = TypeVar("T")
 
@@ -82,3 +88,46 @@ def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     for key in ("KUBECONFIG", "NO_COLOR", "SVCSCOPE_DNS_MAP"):
         monkeypatch.delenv(key, raising=False)
     return dirs
+
+
+
+@pytest.fixture
+def start_sim() -> Iterator[Callable[..., SimCluster]]:
+    """Starts simulated clusters for a screen's tests and stops every one of them afterwards.
+
+    `start_sim(scenario="tutorial", prepare=None, **knobs)`: `knobs` go to SimCluster (clock, bookmark_interval...);
+    `prepare(sim)` runs before the start, for what must be wired first (a kube-proxy emulator, a DNS server)."""
+    started: list[SimCluster] = []
+
+    def start(scenario: str = "tutorial", prepare: Callable[[SimCluster], object] | None = None,
+              **knobs: Any) -> SimCluster:
+        cluster = SimCluster(scenario=scenario, **knobs)
+        if prepare is not None:
+            prepare(cluster)
+        started.append(cluster.start())
+        return cluster
+
+    try:
+        yield start
+    finally:
+        for cluster in reversed(started):
+            cluster.stop()
+
+
+@pytest.fixture
+def demo_app(tmp_path: Path, xdg: dict[str, Path]) -> Callable[..., "SvcscopeApp"]:
+    """Builds the app as `svcscope --demo` does (the CLI's factory, over real HTTP, state under tmp) against a sim.
+
+    `demo_app(sim, clock=..., namespace="dev", read_only=False, demo=True, **wiring)`; `wiring` goes to create_app
+    (ipvs_reader, proxy_site, dns_address_map)."""
+    from tui.app import AppOptions, create_app  # imported late: most test directories never build the app
+    from tui.config import StateStore, state_dir
+    from tui.kube.client import connect
+
+    def make(sim: SimCluster, *, clock: Callable[[], datetime], namespace: str = "dev", read_only: bool = False,
+             demo: bool = True, **wiring: Any) -> "SvcscopeApp":
+        path = sim.write_kubeconfig(tmp_path / "kubeconfig", namespace=namespace)
+        return create_app(connect(str(path), env={}), clock=clock, options=AppOptions(demo=demo, read_only=read_only),
+                          state=StateStore(state_dir()), **wiring)
+
+    return make

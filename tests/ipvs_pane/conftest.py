@@ -5,15 +5,13 @@ a fixed clock an hour before the app's, so every AGE reads 60m and no wall-clock
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 from kubernetes.client import CoreV1Api
 
-from tui.app import AppOptions, SvcscopeApp, create_app
-from tui.config import StateStore, state_dir
+from tui.app import SvcscopeApp
 from tui.ipvs.readers import EmulatorReader
-from tui.kube.client import connect
 from tui.screens.ipvs import IPVSScreen
 from tui.screens.main import MainScreen
 from tui.sim.cluster import SimCluster
@@ -28,25 +26,18 @@ def fixed_now() -> datetime:
 
 
 @pytest.fixture
-def demo() -> Iterator[tuple[SimCluster, KubeProxyEmulator]]:
-    sim = SimCluster(scenario="tutorial", clock=lambda: SIM_T0, bookmark_interval=0.5)
-    emulator = ensure_emulator(sim)
-    sim.start()
-    try:
-        yield sim, emulator
-    finally:
-        sim.stop()
+def demo(start_sim) -> tuple[SimCluster, KubeProxyEmulator]:
+    sim = start_sim("tutorial", prepare=ensure_emulator, clock=lambda: SIM_T0, bookmark_interval=0.5)
+    return sim, ensure_emulator(sim)
 
 
 @pytest.fixture
-def make_app(demo, tmp_path, xdg) -> Callable[..., SvcscopeApp]:
+def make_app(demo, demo_app) -> Callable[..., SvcscopeApp]:
     sim, emulator = demo
 
     def make(namespace: str = "dev", reader: Any = None) -> SvcscopeApp:
-        path = sim.write_kubeconfig(tmp_path / "kubeconfig", namespace=namespace)
-        conn = connect(str(path), env={})
-        return create_app(conn, clock=fixed_now, options=AppOptions(demo=True), state=StateStore(state_dir()),
-                          ipvs_reader=reader or (lambda: EmulatorReader(emulator, clock=fixed_now)))
+        return demo_app(sim, clock=fixed_now, namespace=namespace,
+                        ipvs_reader=reader or (lambda: EmulatorReader(emulator, clock=fixed_now)))
 
     return make
 

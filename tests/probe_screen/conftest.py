@@ -11,9 +11,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from tui.app import AppOptions, SvcscopeApp, create_app
-from tui.config import StateStore, state_dir
-from tui.kube.client import connect
+from tui.app import SvcscopeApp
 from tui.sim.cluster import SimCluster
 
 FIXED_NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -22,22 +20,14 @@ LISTEN = ("127.0.0.42", 8080)
 
 
 @pytest.fixture
-def demo() -> Iterator[SimCluster]:
-    sim = SimCluster(scenario="tutorial")
-    sim.start()
-    try:
-        yield sim
-    finally:
-        sim.stop()
+def demo(start_sim) -> SimCluster:
+    return start_sim("tutorial")
 
 
 @pytest.fixture
-def make_probe_app(demo, tmp_path, xdg) -> Callable[..., SvcscopeApp]:
+def make_probe_app(demo, demo_app) -> Callable[..., SvcscopeApp]:
     def make(demo_mode: bool = True) -> SvcscopeApp:
-        path = demo.write_kubeconfig(tmp_path / "kubeconfig")
-        conn = connect(str(path), env={})
-        return create_app(conn, clock=lambda: FIXED_NOW, options=AppOptions(demo=demo_mode),
-                          state=StateStore(state_dir()))
+        return demo_app(demo, clock=lambda: FIXED_NOW, demo=demo_mode)
 
     return make
 

@@ -4,13 +4,11 @@ it with a fixed clock, as `svcscope --demo` builds it."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
 
-from tui.app import AppOptions, SvcscopeApp, create_app
-from tui.config import StateStore, state_dir
-from tui.kube.client import connect
+from tui.app import SvcscopeApp
 from tui.kube.node_site import ProxySite
 from tui.sim.cluster import SimCluster
 from tui.sim.demo_site import demo_proxy_site
@@ -19,25 +17,21 @@ FIXED_NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def demo() -> Iterator[tuple[SimCluster, ProxySite]]:
-    sim = SimCluster(scenario="tutorial")
-    sim.controllers.CRASH_TICK_SECONDS = 0.3  # a crash-looping kube-proxy shows CrashLoopBackOff quickly
-    site = demo_proxy_site(sim, poll_interval=0.1)
-    sim.start()
-    try:
-        yield sim, site
-    finally:
-        sim.stop()
+def demo(start_sim) -> tuple[SimCluster, ProxySite]:
+    sites: list[ProxySite] = []
+
+    def prepare(sim: SimCluster) -> None:
+        sim.controllers.CRASH_TICK_SECONDS = 0.3  # a crash-looping kube-proxy shows CrashLoopBackOff quickly
+        sites.append(demo_proxy_site(sim, poll_interval=0.1))
+
+    return start_sim("tutorial", prepare=prepare), sites[0]
 
 
 @pytest.fixture
-def make_proxy_app(demo, tmp_path, xdg) -> Callable[..., SvcscopeApp]:
+def make_proxy_app(demo, demo_app) -> Callable[..., SvcscopeApp]:
     sim, site = demo
 
     def make(read_only: bool = False, proxy_site: ProxySite | None = None) -> SvcscopeApp:
-        path = sim.write_kubeconfig(tmp_path / "kubeconfig")
-        conn = connect(str(path), env={})
-        return create_app(conn, clock=lambda: FIXED_NOW, options=AppOptions(demo=True, read_only=read_only),
-                          state=StateStore(state_dir()), proxy_site=proxy_site or site)
+        return demo_app(sim, clock=lambda: FIXED_NOW, read_only=read_only, proxy_site=proxy_site or site)
 
     return make

@@ -6,16 +6,14 @@ address map. Helpers read the trace as the user does: the screen's outline, line
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
+from tests.conftest import wait_for
 from tests.panes.conftest import until
-from tui.app import AppOptions, SvcscopeApp, create_app
-from tui.config import StateStore, state_dir
+from tui.app import SvcscopeApp
 from tui.ipvs.readers import EmulatorReader
-from tui.kube.client import connect
 from tui.kube.node_site import ProxySite
 from tui.screens.main import MainScreen
 from tui.screens.trace import Line, TraceScreen
@@ -29,22 +27,19 @@ NODE = "node1"
 
 
 class Demo:
-    def __init__(self, scenario: str, clock: Callable[[], datetime] | None = None) -> None:
-        kwargs: dict[str, Any] = {"bookmark_interval": 0.5}
-        if clock is not None:
-            kwargs["clock"] = clock
-        self.sim = SimCluster(scenario=scenario, **kwargs)
-        self.dns = SimDns(self.sim.store)
-        self.sim.add_component(self.dns)
-        self.emulator: KubeProxyEmulator = ensure_emulator(self.sim, NODE)
-        self.sim.start()
+    """A started sim with its cluster DNS and node1's kube-proxy emulated, and the app `svcscope --demo` builds."""
 
-    def app(self, tmp_path: Path, namespace: str) -> SvcscopeApp:
-        path = self.sim.write_kubeconfig(tmp_path / "kubeconfig", namespace=namespace)
+    def __init__(self, sim: SimCluster, dns: SimDns, demo_app: Callable[..., SvcscopeApp]) -> None:
+        self.sim = sim
+        self.dns = dns
+        self.emulator: KubeProxyEmulator = ensure_emulator(sim, NODE)
+        self._demo_app = demo_app
+
+    def app(self, namespace: str) -> SvcscopeApp:
         # as `svcscope --demo` hands them over (tui.commands.tui): node1's emulated table, node1 as this node
-        return create_app(connect(str(path), env={}), clock=lambda: FIXED_NOW, options=AppOptions(demo=True),
-                          state=StateStore(state_dir()), dns_address_map=self.dns.address_map,
-                          ipvs_reader=lambda: EmulatorReader(self.emulator), proxy_site=ProxySite(this_node=NODE))
+        return self._demo_app(self.sim, clock=lambda: FIXED_NOW, namespace=namespace,
+                              dns_address_map=self.dns.address_map, ipvs_reader=lambda: EmulatorReader(self.emulator),
+                              proxy_site=ProxySite(this_node=NODE))
 
     def settled(self) -> bool:
         """node1's kube-proxy runs and its table holds the tutorial's three real servers per virtual server."""
@@ -53,24 +48,36 @@ class Demo:
 
 
 @pytest.fixture
-def tutorial(xdg) -> Iterator[Demo]:
-    demo = Demo("tutorial")
-    try:
-        from tests.conftest import wait_for
+def make_demo(start_sim, demo_app) -> Callable[..., Demo]:
+    """`make_demo(scenario, clock=None)`: the tutorial waits until node1's emulated table has settled."""
 
-        wait_for(demo.settled, timeout=30, message="node1's emulated IPVS table never settled")
-        yield demo
-    finally:
-        demo.sim.stop()
+    def make(scenario: str, clock: Callable[[], datetime] | None = None) -> Demo:
+        dns: list[SimDns] = []
+
+        def prepare(sim: SimCluster) -> None:  # the DNS server and node1's emulator start with the sim
+            dns.append(SimDns(sim.store))
+            sim.add_component(dns[0])
+            ensure_emulator(sim, NODE)
+
+        knobs: dict[str, Any] = {"bookmark_interval": 0.5}
+        if clock is not None:
+            knobs["clock"] = clock
+        demo = Demo(start_sim(scenario, prepare=prepare, **knobs), dns[0], demo_app)
+        if scenario == "tutorial":
+            wait_for(demo.settled, timeout=30, message="node1's emulated IPVS table never settled")
+        return demo
+
+    return make
 
 
 @pytest.fixture
-def broken(xdg) -> Iterator[Demo]:
-    demo = Demo("broken")
-    try:
-        yield demo
-    finally:
-        demo.sim.stop()
+def tutorial(make_demo) -> Demo:
+    return make_demo("tutorial")
+
+
+@pytest.fixture
+def broken(make_demo) -> Demo:
+    return make_demo("broken")
 
 
 # -- reading the screen ------------------------------------------------------------------------------------------

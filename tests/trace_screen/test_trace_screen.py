@@ -32,7 +32,7 @@ def pod_ips(demo, ns: str = "dev") -> set[str]:
 
 
 async def test_healthy_service_traces_all_ok(tutorial, tmp_path):
-    app = tutorial.app(tmp_path, "dev")
+    app = tutorial.app("dev")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_trace(pilot, "service-nodeport")
         # DNS is asked in the background: wait for its answer to be part of the trace
@@ -54,7 +54,7 @@ async def test_healthy_service_traces_all_ok(tutorial, tmp_path):
 
 async def test_scaling_to_zero_and_back(tutorial, tmp_path):
     apps = AppsV1Api(tutorial.sim.api_client())
-    app = tutorial.app(tmp_path, "dev")
+    app = tutorial.app("dev")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_trace(pilot, "service-clusterip")
         assert codes(screen, "error", "warning") == []
@@ -78,7 +78,7 @@ async def test_emulator_faults_appear_and_disappear(tutorial, tmp_path):
     """kube-proxy behind (lag), a missed delete (keep_stale), a ready endpoint at weight 0 (#92019)."""
     sim, emulator = tutorial.sim, tutorial.emulator
     apps = AppsV1Api(sim.api_client())
-    app = tutorial.app(tmp_path, "dev")
+    app = tutorial.app("dev")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_trace(pilot, "service-clusterip")
         # weight 0 on a ready endpoint
@@ -119,7 +119,7 @@ async def test_headless_and_other_proxy_raise_no_false_alarm(tutorial, tmp_path)
     v1.create_namespaced_service("dev", {
         "metadata": {"name": "other-proxy", "labels": {"service.kubernetes.io/service-proxy-name": "cilium"}},
         "spec": {"selector": {"app": "nginx-pod"}, "ports": [{"port": 80, "targetPort": 80}]}})
-    app = tutorial.app(tmp_path, "dev")
+    app = tutorial.app("dev")
     async with app.run_test(size=SIZE) as pilot:
         main = await settled_main(pilot)
         await until(pilot, lambda: len(main.services.visible_keys()) == 4, "the extra Service")
@@ -134,7 +134,7 @@ async def test_headless_and_other_proxy_raise_no_false_alarm(tutorial, tmp_path)
 
 async def test_cursor_and_folds_survive_updates(tutorial, tmp_path):
     sim, emulator = tutorial.sim, tutorial.emulator
-    app = tutorial.app(tmp_path, "dev")
+    app = tutorial.app("dev")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_trace(pilot, "service-clusterip")
         tree = screen.query_one(Tree)
@@ -158,7 +158,7 @@ async def test_cursor_and_folds_survive_updates(tutorial, tmp_path):
 
 async def test_trace_command_and_unknown_name(tutorial, tmp_path):
     messages: list = []
-    app = tutorial.app(tmp_path, "dev")
+    app = tutorial.app("dev")
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
         await settled_main(pilot)
         await pilot.press("colon", *"trace nope", "enter")
@@ -189,7 +189,7 @@ async def test_diagnosis_matches_check_json_on_the_broken_scenario(broken, tmp_p
         expected[svc["name"]] = f"{sym} {hits[0]}" + (f" +{len(hits) - 1}" if len(hits) > 1 else "") if worst \
             else "OK"
     assert expected["no-pods"] == "✗ no-pods" and expected["pending-lb"] == "! lb-pending"  # what check says
-    app = broken.app(tmp_path, "broken")
+    app = broken.app("broken")
     async with app.run_test(size=(160, 48)) as pilot:
         main = await settled_main(pilot)
         await until(pilot, lambda: "✗ none-ready" in cells(main.services, "diagnosis"), "the unready pods")

@@ -9,11 +9,8 @@ at the SVGs.
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 
-from tests.conftest import wait_for
 from tests.panes.conftest import until
 from tests.trace_screen.conftest import SIM_T0, Demo, open_trace, settled_main
 
@@ -21,22 +18,13 @@ SIZE = (80, 24)
 
 
 @pytest.fixture
-def fixed_tutorial(xdg) -> Iterator[Demo]:
-    demo = Demo("tutorial", clock=lambda: SIM_T0)
-    try:
-        wait_for(demo.settled, timeout=30, message="node1's emulated IPVS table never settled")
-        yield demo
-    finally:
-        demo.sim.stop()
+def fixed_tutorial(make_demo) -> Demo:
+    return make_demo("tutorial", clock=lambda: SIM_T0)
 
 
 @pytest.fixture
-def fixed_broken(xdg) -> Iterator[Demo]:
-    demo = Demo("broken", clock=lambda: SIM_T0)
-    try:
-        yield demo
-    finally:
-        demo.sim.stop()
+def fixed_broken(make_demo) -> Demo:
+    return make_demo("broken", clock=lambda: SIM_T0)
 
 
 def trace_of(name: str):
@@ -50,12 +38,12 @@ def trace_of(name: str):
 
 
 def test_trace_healthy(snap_compare, fixed_tutorial, tmp_path):
-    assert snap_compare(fixed_tutorial.app(tmp_path, "dev"), terminal_size=SIZE,
+    assert snap_compare(fixed_tutorial.app("dev"), terminal_size=SIZE,
                         run_before=trace_of("service-clusterip"))
 
 
 def test_trace_broken(snap_compare, fixed_broken, tmp_path):
-    assert snap_compare(fixed_broken.app(tmp_path, "broken"), terminal_size=SIZE,
+    assert snap_compare(fixed_broken.app("broken"), terminal_size=SIZE,
                         run_before=trace_of("wrong-port-name"))
 
 
@@ -65,4 +53,4 @@ def test_services_pane_with_diagnosis(snap_compare, fixed_broken, tmp_path):
         await until(pilot, lambda: main.services.row(("broken", "all-unready")).cells[6] == "0/2", "unready pods")
         await pilot.pause()
 
-    assert snap_compare(fixed_broken.app(tmp_path, "broken"), terminal_size=SIZE, run_before=run)
+    assert snap_compare(fixed_broken.app("broken"), terminal_size=SIZE, run_before=run)
