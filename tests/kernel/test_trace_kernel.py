@@ -147,7 +147,7 @@ def test_ipv6_virtual_server(guest: GuestRun):
 
 
 def test_the_conn_table_the_probe_read_parses(guest: GuestRun):
-    from tui.trace.conntable import parse_ip_vs_conn
+    from tui.ipvs.conntable import parse_ip_vs_conn
 
     conns = parse_ip_vs_conn(guest.text("probe_conn_table"))
     ports = {a["localPort"] for run in guest.results["probe"].values() for a in run["attempts"]}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tui.screens.main import MainScreen
 from tui.screens.probe import ProbeScreen, parse_args
-from tui.trace.conntable import read_conn_table
+from tui.ipvs.conntable import read_conn_table
 from tui.trace.probe_setup import DEMO_SENTENCE
 from tui.widgets.fast_table import FastTable
 

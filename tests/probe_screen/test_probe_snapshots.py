@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 
 from tui.screens.probe import ProbeScreen
-from tui.trace.conntable import read_conn_table
+from tui.ipvs.conntable import read_conn_table
 
 
 def test_probe_screen_loopback_http(snap_compare, make_probe_app, listener, monkeypatch):

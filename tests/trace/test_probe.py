@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 from tui.ipvs.model import F_PERSISTENT, RealServer, VirtualServer
-from tui.trace.conntable import Conn, read_conn_table
+from tui.ipvs.conntable import Conn, read_conn_table
 from tui.trace.probe import Attempt, Target, judge, match, run_probe, summarize
 
 

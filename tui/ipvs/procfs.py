@@ -14,7 +14,6 @@ import functools
 import gzip
 import os
 import re
-import socket
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from tui.ipvs.model import (
     AF_INET, AF_INET6, F_ONEPACKET, F_PERSISTENT, FORWARD_METHODS, IPVSTable, RealServer, Stats,
     VirtualServer, utc_now,
 )
+from tui.ipvs.proctext import ProcParseError, bad_line, hex_ipv4, hex_port, ipv6, text_lines
 
 # What /proc/net/ip_vs cannot tell, shown next to a table read from it.
 PROC_LACKS: tuple[str, ...] = (
@@ -40,13 +40,7 @@ PROC_LACKS: tuple[str, ...] = (
 _HZ_CANDIDATES = (100, 250, 300, 1000)
 
 
-class ProcParseError(ValueError):
-    """/proc text that is not in the kernel's format; the message names the file, the line and what is wrong."""
-
-
 _HEADER = re.compile(r"IP Virtual Server version (\d{1,3})\.(\d{1,3})\.(\d{1,3}) \(size=(\d{1,10})\)")
-_V4 = re.compile(r"([0-9A-Fa-f]{8}):([0-9A-Fa-f]{4})")
-_V6 = re.compile(r"\[([0-9A-Fa-f:]{2,39})\]:([0-9A-Fa-f]{4})")
 _HEX8 = re.compile(r"[0-9A-Fa-f]{8}")
 _INT = re.compile(r"-?\d{1,10}")
 _PROTO = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
@@ -55,17 +49,15 @@ _SCHED = re.compile(r"[A-Za-z0-9_-]{1,15}")
 
 def _addr(token: str) -> tuple[int, str, int] | None:
     """`0A600001:01BB` or `[2001:0db8:...]:0050` -> (af, address text, port); None if neither."""
-    m = _V4.fullmatch(token)
-    if m:
-        return AF_INET, socket.inet_ntop(AF_INET, int(m[1], 16).to_bytes(4, "big")), int(m[2], 16)
-    m = _V6.fullmatch(token)
-    if m:
-        try:
-            packed = socket.inet_pton(AF_INET6, m[1])
-        except OSError:
-            return None
-        return AF_INET6, socket.inet_ntop(AF_INET6, packed), int(m[2], 16)
-    return None
+    host, sep, port_text = token.rpartition(":")
+    port = hex_port(port_text) if sep else None
+    if port is None:
+        return None
+    if host.startswith("[") and host.endswith("]"):
+        v6 = ipv6(host[1:-1])
+        return None if v6 is None else (AF_INET6, v6, port)
+    v4 = hex_ipv4(host)
+    return None if v4 is None else (AF_INET, v4, port)
 
 
 def _ipv6_prefix(printed: int) -> int:
@@ -80,16 +72,11 @@ def parse_ip_vs(text: str, hz: int, name: str = "/proc/net/ip_vs") -> tuple[str,
     `hz` turns the persistence timeout from jiffies into seconds (integer division, as the netlink side does)."""
     if hz <= 0:
         raise ValueError("hz must be positive")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    lines = text_lines(text, name)
 
     def fail(n: int, why: str) -> ProcParseError:
-        shown = lines[n - 1] if 0 < n <= len(lines) else ""
-        return ProcParseError(f"{name} line {n} is not in the kernel's format ({why}): {shown[:120]!r}")
+        return bad_line(name, n, lines[n - 1] if 0 < n <= len(lines) else "", why)
 
-    if not lines:
-        raise ProcParseError(f"{name} is empty: the kernel always prints a header there")
     m = _HEADER.fullmatch(lines[0].rstrip())
     if not m:
         raise fail(1, "expected 'IP Virtual Server version X.Y.Z (size=N)'")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 from tui.ipvs.model import VirtualServer, endpoint_text
-from tui.trace.conntable import Conn, ConnTableUnavailable, read_conn_table
+from tui.ipvs.conntable import Conn, ConnTableUnavailable, read_conn_table
 
 DEFAULT_COUNT = 10
 DEFAULT_TIMEOUT = 2.0

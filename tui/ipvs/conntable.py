@@ -16,22 +16,19 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from dataclasses import dataclass
 
-from tui.ipvs.model import AF_INET, AF_INET6
+from tui.ipvs.model import AF_INET
+from tui.ipvs.proctext import ProcParseError, address, bad_line, hex_port, text_lines
 
 CONN_PATH = "/proc/net/ip_vs_conn"
 
-_V4 = re.compile(r"[0-9A-Fa-f]{8}")
-_V6 = re.compile(r"[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){7}")
-_PORT = re.compile(r"[0-9A-Fa-f]{4}")
 _PROTO = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
 _STATE = re.compile(r"[A-Za-z_!][A-Za-z0-9_!]{0,15}")
 _EXPIRES = re.compile(r"\d{1,10}")
 
 
-class ConnParseError(ValueError):
+class ConnParseError(ProcParseError):
     """/proc/net/ip_vs_conn text that is not in the kernel's format; the message says where and what."""
 
 
@@ -64,21 +61,9 @@ class Conn:
         return f"[{self.dest}]:{self.dest_port}" if ":" in self.dest else f"{self.dest}:{self.dest_port}"
 
 
-def _address(token: str) -> tuple[int, str] | None:
-    if _V4.fullmatch(token):
-        return AF_INET, socket.inet_ntop(AF_INET, int(token, 16).to_bytes(4, "big"))
-    if _V6.fullmatch(token):
-        return AF_INET6, socket.inet_ntop(AF_INET6, socket.inet_pton(AF_INET6, token))
-    return None
-
-
 def parse_ip_vs_conn(text: str, name: str = CONN_PATH) -> tuple[Conn, ...]:
     """The text of /proc/net/ip_vs_conn (also ip_vs_conn_sync, whose Origin column is skipped) -> entries."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    if not lines:
-        raise ConnParseError(f"{name} is empty: the kernel always prints a header there")
+    lines = text_lines(text, name, ConnParseError)
     if lines[0].split()[:2] != ["Pro", "FromIP"]:
         raise ConnParseError(f"{name} line 1 is not the kernel's header 'Pro FromIP FPrt ToIP ...': "
                              f"{lines[0][:120]!r}")
@@ -87,8 +72,8 @@ def parse_ip_vs_conn(text: str, name: str = CONN_PATH) -> tuple[Conn, ...]:
     for n, line in enumerate(lines[1:], start=2):
         tokens = line.split()
 
-        def fail(why: str) -> ConnParseError:
-            return ConnParseError(f"{name} line {n} is not in the kernel's format ({why}): {line[:120]!r}")
+        def fail(why: str) -> ProcParseError:
+            return bad_line(name, n, line, why, ConnParseError)
 
         if len(tokens) < 9 + sync:
             raise fail(f"a connection line has at least {9 + sync} fields")
@@ -100,19 +85,19 @@ def parse_ip_vs_conn(text: str, name: str = CONN_PATH) -> tuple[Conn, ...]:
         rest = tokens[9:]
         if not _PROTO.fullmatch(proto):
             raise fail("bad protocol name")
-        c, v, d = _address(caddr), _address(vaddr), _address(daddr)
+        c, v, d = (address(a, full_form=True) for a in (caddr, vaddr, daddr))
         if c is None or v is None or d is None:
             raise fail("an address is neither 8 hex digits nor an IPv6 address")
         if c[0] != v[0]:
             raise fail("client and virtual addresses of different families")
-        if not (_PORT.fullmatch(cport) and _PORT.fullmatch(vport) and _PORT.fullmatch(dport)):
+        cp, vp, dp = (hex_port(p) for p in (cport, vport, dport))
+        if cp is None or vp is None or dp is None:
             raise fail("a port is not 4 hex digits")
         if not _STATE.fullmatch(state):
             raise fail("bad state name")
         if not _EXPIRES.fullmatch(expires):
             raise fail("the expiry is not a number of seconds")
-        out.append(Conn(proto, c[1], int(cport, 16), v[1], int(vport, 16), d[1], int(dport, 16), state,
-                        int(expires), c[0], " ".join(rest)))
+        out.append(Conn(proto, c[1], cp, v[1], vp, d[1], dp, state, int(expires), c[0], " ".join(rest)))
     return tuple(out)
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tui.ipvs.model import AF_INET, AF_INET6
-from tui.trace.conntable import ConnParseError, ConnTableUnavailable, parse_ip_vs_conn, read_conn_table
+from tui.ipvs.conntable import ConnParseError, ConnTableUnavailable, parse_ip_vs_conn, read_conn_table
 
 FIXTURES = Path(__file__).with_name("fixtures")
 HEADER = "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n"
