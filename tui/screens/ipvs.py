@@ -24,7 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from tui.ipvs.mapping import PodIndex, ServiceIndex, ServiceRef, pod_index, service_index
@@ -36,7 +36,7 @@ from tui.ipvs.tree import RS_PREFIX, GroupCache, rates_key_of, service_refs, tre
 from tui.screens.base import BaseScreen
 from tui.widgets.fast_table import FastTable, Row
 from tui.widgets.filter_line import FilterLine
-from tui.widgets.ipvs_pane import IPVSPane
+from tui.widgets.ipvs_pane import IPVSPane, RateSparkline
 from tui.widgets.pane import LivePane
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ class IPVSScreen(BaseScreen):
         yield IPVSPane(id="ipvs", empty_text="Reading the IPVS table...")
         with Horizontal(id="ipvs-spark-row"):
             yield Static("", id="ipvs-spark-label")
-            yield Sparkline([], id="ipvs-spark")
+            yield RateSparkline([], id="ipvs-spark")
         yield FilterLine()
 
     def on_mount(self) -> None:
@@ -254,7 +254,7 @@ class IPVSScreen(BaseScreen):
 
     def _show_spark(self) -> None:
         label = self.query_one("#ipvs-spark-label", Static)
-        spark = self.query_one("#ipvs-spark", Sparkline)
+        spark = self.query_one("#ipvs-spark", RateSparkline)
         key = self.pane.cursor_key
         if key is None or self.table is None:
             label.update("")

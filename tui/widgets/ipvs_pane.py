@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Hashable, Iterable, Sequence
 
+from rich.style import Style
+from rich.text import Text
+from textual.app import RenderResult
 from textual.binding import Binding
+from textual.widgets import Sparkline
 
 from tui.ipvs.tree import TREE_COLUMNS
 from tui.widgets.fast_table import Row
@@ -112,3 +116,42 @@ class IPVSPane(LivePane):
     def virtual_count(self) -> int:
         """Virtual servers shown (after the filter)."""
         return self._groups_shown
+
+
+# -- the rate sparkline under the pane --------------------------------------------------------------------------
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def rate_bars(values: Sequence[float], width: int) -> list[tuple[str, float]]:
+    """(bar, height 0..1) per column for a rate history, oldest first, newest in the last column.
+
+    Scaled from zero, since rates are never negative: zero draws the lowest bar, any flow at least the next one,
+    a steady rate the same bar everywhere. (textual's Sparkline scales from the history's minimum: a single reading drew full blocks even when
+    nothing flowed, a steady busy rate the lowest bar.) More readings than columns: a column shows the highest of
+    its share; fewer: one column each, right-aligned, the columns before the first reading blank."""
+    if width <= 0:
+        return []
+    if len(values) > width:
+        step = len(values) / width
+        values = [max(values[int(i * step):int((i + 1) * step)]) for i in range(width)]
+    top = max(values, default=0.0)
+    out: list[tuple[str, float]] = [(" ", 0.0)] * (width - len(values))
+    for v in values:
+        ratio = min(max(v, 0.0) / top, 1.0) if top > 0 else 0.0
+        out.append((BARS[max(1, round(ratio * (len(BARS) - 1))) if ratio > 0 else 0], ratio))
+    return out
+
+
+class RateSparkline(Sparkline):
+    """textual's Sparkline (its colours and component classes) drawing `rate_bars`, one line high."""
+
+    def render(self) -> RenderResult:
+        _, base = self.background_colors
+        low = base + (self.min_color or self.get_component_styles("sparkline--min-color").color)
+        high = base + (self.max_color or self.get_component_styles("sparkline--max-color").color)
+        text = Text(no_wrap=True, overflow="crop")
+        for bar, ratio in rate_bars(list(self.data or []), self.size.width):
+            text.append(bar, None if bar == " " else Style(color=low.blend(high, ratio).rich_color))
+        return text
+
