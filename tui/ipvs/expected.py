@@ -188,9 +188,10 @@ def _categorize(eps: list[_Endpoint], uses_cluster: bool, uses_local: bool) -> t
 
 
 def _real_servers(cluster: list[_Endpoint], local: list[_Endpoint], only_local: bool, eps: list[_Endpoint],
-                  protocol: str, af: int, knobs: Knobs) -> tuple[RealServer, ...]:
+                  protocol: str, af: int, knobs: Knobs, sort: bool = True) -> tuple[RealServer, ...]:
     """The ipvs proxier's syncEndpoint: this node's endpoints when the policy is Local and it has some, else the
-    cluster's; plus the terminating endpoints of that same scope draining at weight 0."""
+    cluster's; plus the terminating endpoints of that same scope draining at weight 0. In ipvsadm's order with
+    `sort` (a table shown as ipvsadm shows it); the trace matches them by address and needs no order."""
     use_local = only_local and bool(local)
     chosen = local if use_local else cluster
     used = {(e.address, e.port) for e in chosen}
@@ -201,7 +202,7 @@ def _real_servers(cluster: list[_Endpoint], local: list[_Endpoint], only_local: 
     if protocol != "UDP":  # draining: kept at weight 0 while its connections end (UDP ones go at once)
         servers += [_rs(e, af, 0) for e in eps
                     if e.terminating and (e.local or not use_local) and (e.address, e.port) not in used]
-    return tuple(sort_dests(servers))
+    return tuple(sort_dests(servers)) if sort else tuple(servers)
 
 
 def _rs(e: _Endpoint, af: int, weight: int) -> RealServer:
@@ -210,7 +211,7 @@ def _rs(e: _Endpoint, af: int, weight: int) -> RealServer:
 
 
 def _service_virtual_servers(svc: ServiceView, slices: list[SliceView], ips: list[str], node_name: str,
-                             scheduler: str, knobs: Knobs) -> list[VirtualServer]:
+                             scheduler: str, knobs: Knobs, sort: bool = True) -> list[VirtualServer]:
     """The virtual servers kube-proxy programs for one Service on this node."""
     out: list[VirtualServer] = []
     if not svc.proxied:
@@ -234,8 +235,8 @@ def _service_virtual_servers(svc: ServiceView, slices: list[SliceView], ips: lis
         for af in sorted(families):
             eps = by_port.get((port.name, port.protocol, af), [])
             cluster, local = _categorize(eps, uses_cluster, uses_local)
-            internal = _real_servers(cluster, local, itp_local, eps, port.protocol, af, knobs)
-            external = _real_servers(cluster, local, etp_local, eps, port.protocol, af, knobs)
+            internal = _real_servers(cluster, local, itp_local, eps, port.protocol, af, knobs, sort)
+            external = _real_servers(cluster, local, etp_local, eps, port.protocol, af, knobs, sort)
             addresses = [(ip, port.port, internal) for ip in svc.cluster_ips if _family(ip) == af]
             addresses += [(ip, port.port, external) for ip in list(svc.external_ips) + lb_ips if _family(ip) == af]
             if port.node_port:
@@ -244,6 +245,22 @@ def _service_virtual_servers(svc: ServiceView, slices: list[SliceView], ips: lis
                 out.append(VirtualServer(port.protocol, _canonical(af, ip), vport, af, 0, scheduler, flags, timeout,
                                          0xFFFFFFFF if af == AF_INET else 128, "", ZERO_STATS, servers))
     return out
+
+
+def service_virtual_servers(svc: ServiceView, slices: Iterable[SliceView], ips: Iterable[str], node_name: str,
+                            config: EmulatorConfig = EmulatorConfig()) -> list[VirtualServer]:
+    """What emulate() programs for this one Service (its own slices given, `ips` the node's InternalIPs), without
+    building a table: the trace asks this for each of 10,000 Services. Real servers in no particular order."""
+    if config.mode != "ipvs":
+        return []
+    nets = [ipaddress.ip_network(c, strict=False) for c in config.node_port_addresses]
+    ips = [ip for ip in ips if _family(ip) is not None and (not nets or any(ipaddress.ip_address(ip) in n
+                                                                           for n in nets))]
+    mine = [sl for sl in slices if _slice_owner(sl) == svc.key]
+    out: dict[tuple, VirtualServer] = {}
+    for vs in _service_virtual_servers(svc, mine, ips, node_name, config.effective_scheduler, Knobs(), sort=False):
+        out.setdefault(vs.key, vs)  # as emulate(): the first claim of an address:port keeps it
+    return list(out.values())
 
 
 def _ident(obj: Any) -> tuple[str, str]:

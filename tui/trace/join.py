@@ -3,7 +3,7 @@ each matched to EndpointSlice endpoints and pods, and every disagreement between
 
 Pure: the caller gathers the state (ClusterState views, the node's IPVS table, DNS verdicts) and this module only
 compares. What kube-proxy *should* have programmed comes from the same model of kube-proxy's ipvs proxier that the
-simulated cluster uses (`tui.ipvs.expected.emulate`), so the trace and the emulator cannot drift apart; what it
+simulated cluster uses (`tui.ipvs.expected`, per Service), so the trace and the emulator cannot drift apart; what it
 *did* program is the table read from the node.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from tui.dns.verdict import Verdict
-from tui.ipvs.expected import EmulatorConfig, emulate
+from tui.ipvs.expected import EmulatorConfig, service_virtual_servers
 from tui.ipvs.model import IPVSTable, RealServer, VirtualServer
 from tui.kube.models import SERVICE_PROXY_NAME_LABEL, PodView, ServicePort, ServiceView, SliceEndpoint, SliceView
 from tui.kube.selectors import selector_matches
@@ -124,11 +124,6 @@ def _container_ports(pod: PodView) -> list[tuple[str, int, str]]:
             if isinstance(p, Mapping) and isinstance(p.get("containerPort"), int):
                 out.append((str(p.get("name") or ""), p["containerPort"], str(p.get("protocol") or "TCP")))
     return out
-
-
-def _node_dict(node: NodeContext) -> dict:
-    return {"metadata": {"name": node.name},
-            "status": {"addresses": [{"type": "InternalIP", "address": ip} for ip in node.ips]}}
 
 
 def _endpoints_for(port: ServicePort, slices: Sequence[SliceView]) -> tuple[list[SliceEndpoint], list[int]]:
@@ -267,30 +262,30 @@ def _pod_of(ep: SliceEndpoint | None) -> str:
 
 
 def _port_trace(svc: ServiceView, port: ServicePort, state: ServiceState, node: NodeContext,
-                expected: IPVSTable | None) -> PortTrace:
+                expected: list[VirtualServer] | None) -> PortTrace:
     eps, numbers = _endpoints_for(port, state.slices)
     links: list[VirtualServerLink] = []
     if expected is not None and node.table is not None:
         by_addr = {(e.addresses[0], n): e for e in eps if e.addresses for n in numbers}
-        mine = [vs for vs in expected.virtual_servers if vs.protocol == port.protocol and
+        mine = [vs for vs in expected if vs.protocol == port.protocol and
                 (vs.port == port.port and vs.address not in node.ips or
                  port.node_port is not None and vs.port == port.node_port and vs.address in node.ips)]
         index = table_index(node.table)
         for exp_vs in mine:
             act_vs = index.by_key.get((exp_vs.protocol, exp_vs.address, exp_vs.port))
-            role = _role(exp_vs, svc, port)
-            vs_findings = _vs_findings(role, exp_vs.endpoint, exp_vs, act_vs, svc)
+            role, endpoint = _role(exp_vs, svc, port), exp_vs.endpoint
+            vs_findings = _vs_findings(role, endpoint, exp_vs, act_vs, svc)
             rs_links: list[RealServerLink] = []
             if act_vs is not None:
                 exp_rs = {rs.key: rs for rs in exp_vs.real_servers}
                 act_rs = {rs.key: rs for rs in act_vs.real_servers}
                 for key in sorted(set(exp_rs) | set(act_rs)):
                     ep = by_addr.get(key)
-                    subject = f"{exp_vs.endpoint} -> {key[0]}:{key[1]}"
+                    subject = f"{endpoint} -> {key[0]}:{key[1]}"
                     rs_links.append(RealServerLink(
                         key[0], key[1], act_rs.get(key), exp_rs[key].weight if key in exp_rs else None, ep,
                         _pod_of(ep), tuple(_rs_findings(subject, exp_rs.get(key), act_rs.get(key), ep))))
-            links.append(VirtualServerLink(role, exp_vs.endpoint, act_vs, exp_vs, tuple(rs_links),
+            links.append(VirtualServerLink(role, endpoint, act_vs, exp_vs, tuple(rs_links),
                                            tuple(vs_findings)))
     findings: list[Finding] = []
     if svc.type in ("NodePort", "LoadBalancer") and svc.external_traffic_policy == "Local" and port.node_port:
@@ -337,8 +332,8 @@ def trace_service(state: ServiceState, node: NodeContext) -> Trace:
     findings += ipvs_findings
     expected = None
     if svc.proxied and node.table is not None and (not node.proxy_mode or node.proxy_mode == "ipvs"):
-        expected = emulate([svc], list(state.slices), [_node_dict(node)], node.name,
-                           EmulatorConfig(scheduler=node.scheduler, mode="ipvs"))
+        expected = service_virtual_servers(svc, state.slices, node.ips, node.name,
+                                           EmulatorConfig(scheduler=node.scheduler, mode="ipvs"))
     ports = tuple(_port_trace(svc, p, state, node, expected) for p in svc.ports)
     dns_lines: list[str] = []
     for verdict in state.dns:
