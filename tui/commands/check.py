@@ -15,16 +15,16 @@ import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from tui.commands import oneshot
-from tui.kube.cache import ENDPOINTSLICES, PODS, SERVICES, Lister
+from tui.kube.cache import ENDPOINTSLICES, PODS, SERVICES, Lister, Resource
 from tui.kube.client import explain_error, get
-from tui.kube.models import PodView
+from tui.kube.models import PodView, ServiceView, SliceView
 from tui.trace.gather import Objects, PodIndex, node_context, service_states, this_node_name, with_dns
 from tui.trace.join import NodeContext, ServiceState, pods_needed, trace_service
 from tui.trace.model import Trace
@@ -152,9 +152,17 @@ def _fetch(api: ApiClient, namespace: str | None, all_pods: bool = False) -> Obj
     pod only with `all_pods` (else _with_pods reads those it needs: 50,000 pods are most of a big cluster's bytes).
 
     Raw GETs, not CoreV1Api: importing the generated API class (and with it every model) costs more than a second."""
+    def views(resource: Resource, view: Callable[[Any], Any]) -> list:
+        out: list = []
+        Lister(api, resource, namespace).list(each=lambda key, obj: out.append(view(obj)))
+        return out
+
     with ThreadPoolExecutor(max_workers=4) as pool:
-        lists = [pool.submit(lambda r=r: list(Lister(api, r, namespace).list()[0].values()))
-                 for r in ((SERVICES, ENDPOINTSLICES, PODS) if all_pods else (SERVICES, ENDPOINTSLICES))]
+        # the views are built as each page arrives, while the server sends the next
+        lists = [pool.submit(views, SERVICES, ServiceView.from_api),
+                 pool.submit(views, ENDPOINTSLICES, SliceView.from_api)]
+        if all_pods:
+            lists.append(pool.submit(lambda: list(Lister(api, PODS, namespace).list()[0].values())))
         nodes = pool.submit(_get_json, api, "/api/v1/nodes")
         try:
             cm = _get_json(api, "/api/v1/namespaces/kube-system/configmaps/kube-proxy")

@@ -26,10 +26,11 @@ Obj = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class Objects:
-    """The API objects one check needs, as the server sent them."""
+    """The API objects one check needs, as the server sent them (Services and slices may come as their views
+    already: `svcscope check` builds them while the next page is on its way)."""
 
-    services: Sequence[Obj]
-    slices: Sequence[Obj]
+    services: Sequence[Obj | ServiceView]
+    slices: Sequence[Obj | SliceView]
     pods: Sequence[Obj] | None  # None: not listed (svcscope check reads only the pods it needs, afterwards)
     nodes: Sequence[Obj]
     kube_proxy_configmap: Obj | None = None
@@ -78,12 +79,12 @@ def service_states(objects: Objects, namespaces: Sequence[str] | None = None,
     when the objects hold no pod list)."""
     slices: dict[tuple[str, str], list[SliceView]] = {}
     for obj in objects.slices:
-        sl = SliceView.from_api(obj)
+        sl = obj if isinstance(obj, SliceView) else SliceView.from_api(obj)
         slices.setdefault((sl.namespace, sl.service), []).append(sl)
     pods = PodIndex(PodView.from_api(obj) for obj in objects.pods) if objects.pods is not None else None
     out = []
     for obj in objects.services:
-        svc = ServiceView.from_api(obj)
+        svc = obj if isinstance(obj, ServiceView) else ServiceView.from_api(obj)
         if namespaces and svc.namespace not in namespaces:
             continue
         if names and svc.name not in names:
