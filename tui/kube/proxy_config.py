@@ -28,6 +28,10 @@ DEFAULT_MODE = "iptables"
 SCHEDULERS: tuple[str, ...] = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf",
                                "mh", "twos")
 DEFAULT_SCHEDULER = "rr"
+# What kube-proxy does with an IPVS duration left unset (absent, empty, or zero as kubeadm writes it: "0s"): its
+# defaulting sets syncPeriod to 30s; a zero timeout leaves the kernel's own (ipvsadm --set 0 keeps the value).
+DEFAULT_IPVS_SYNC_PERIOD = "30s"
+_ZERO_DURATION = re.compile(r"0|(?:0+(?:\.0*)?(?:ns|us|µs|ms|s|m|h))+")
 DEFAULT_METRICS_BIND_ADDRESS = "127.0.0.1:10249"
 
 
@@ -63,6 +67,18 @@ class ProxyConfig:
     @property
     def metrics_bind_address(self) -> str:
         return self.metrics_bind_address_raw or DEFAULT_METRICS_BIND_ADDRESS
+
+    @property
+    def ipvs_settings(self) -> str:
+        """The ipvs durations as kube-proxy uses them: unset ones say "default" (with the value where it is fixed)."""
+        sync = self.sync_period if not duration_unset(self.sync_period) else f"default {DEFAULT_IPVS_SYNC_PERIOD}"
+        timeouts = (self.tcp_timeout, self.tcp_fin_timeout, self.udp_timeout)
+        if all(duration_unset(t) for t in timeouts):
+            kept = "default (the kernel's)"
+        else:
+            kept = " ".join(f"{name} {t if not duration_unset(t) else 'default'}"
+                            for name, t in zip(("tcp", "tcpFin", "udp"), timeouts))
+        return f"sync {sync} (min {_or_default(self.min_sync_period)}) · timeouts {kept}"
 
     @property
     def metrics_url(self) -> str:
@@ -119,6 +135,15 @@ def _load(text: str) -> tuple[dict[str, Any], yaml.MappingNode]:
         raise ProxyConfigError(f"{CONFIG_KEY} has kind {kind!r}, not {KIND}; svcscope only edits kube-proxy's "
                                "own configuration")
     return data, node
+
+
+def duration_unset(text: str) -> bool:
+    """An empty or zero Go duration ("", "0", "0s", "0m0s"): kube-proxy treats the setting as not given."""
+    return not text.strip() or bool(_ZERO_DURATION.fullmatch(text.strip()))
+
+
+def _or_default(text: str) -> str:
+    return "default" if duration_unset(text) else text
 
 
 def _text(v: Any, key: str) -> str:

@@ -384,8 +384,7 @@ class ProxyScreen(BaseScreen):
             text.append(' (mode "" means iptables)', style="dim")
         text.append(f" · scheduler {cfg.scheduler} · strictARP {str(cfg.strict_arp).lower()}")
         text.append("\nipvs       ", style="bold")
-        text.append(f"sync {cfg.sync_period or '-'} (min {cfg.min_sync_period or '-'}) · timeouts tcp "
-                    f"{cfg.tcp_timeout or '0s'} tcpFin {cfg.tcp_fin_timeout or '0s'} udp {cfg.udp_timeout or '0s'}")
+        text.append(cfg.ipvs_settings)
         here = next((n for n in st.nodes if n.node == st.this_node), None)
         text.append("\nthis node  ", style="bold")
         where = f"{st.this_node or '?'}" + (" (simulated)" if st.simulated else "")
