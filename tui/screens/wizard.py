@@ -132,6 +132,8 @@ class WizardScreen(ModalScreen[Key | None]):
         Binding("ctrl+n", "add_port", "add port", key_display="^n"),
         Binding("enter", "next_step", "dry run / create", key_display="enter"),
         Binding("s", "save", "save YAML"),
+        # q would reach the app's quit and lose what was typed without a word: ask first (ctrl+c still quits)
+        Binding("q", "quit_asking", "quit", show=False),
     ]
     DEFAULT_CSS = """
     WizardScreen { background: $background; }
@@ -502,6 +504,16 @@ class WizardScreen(ModalScreen[Key | None]):
         if action in ("review", "add_port"):
             return self.mode == "form"
         return True
+
+    def action_quit_asking(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.exit(0)
+
+        what = "The Service in this review is not created" if self.mode == "review" else \
+            "What is typed in this form is not kept"
+        self.app.push_screen(ConfirmScreen("Quit svcscope", f"Quit svcscope? {what}: it is lost (s in the review "
+                                           "saves the YAML to a file first).", yes="Quit"), answered)
 
     def action_back(self) -> None:
         if self.mode == "review":
