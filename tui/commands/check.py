@@ -8,7 +8,6 @@ from "could not look".
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import json
 import sys
@@ -232,6 +231,8 @@ def _get_json(api: ApiClient, path: str) -> dict:
 
 
 def _read_table(source: str) -> tuple[Any, str]:
+    import asyncio  # here: only a read of this node's table runs an event loop
+
     from tui.ipvs.source import IPVSUnavailable, read_table
 
     try:

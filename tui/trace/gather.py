@@ -12,10 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
 
-from tui.dns.expect import expect
-from tui.dns.probe import probe
-from tui.dns.servers import detect_zone, read_cluster_dns
-from tui.dns.verdict import judge
 from tui.ipvs.model import IPVSTable
 from tui.kube.models import PodView, ServiceView, SliceView
 from tui.kube.proxy_config import ProxyConfigError, parse_configmap
@@ -138,6 +134,12 @@ def with_dns(api: Any, states: list[ServiceState], address_map: Mapping[str, tup
              timeout: float = 2.0) -> list[ServiceState]:
     """Ask every CoreDNS pod (else the kube-dns Service) for each Service's name and judge the answers by the DNS
     spec; `address_map` reaches servers that are not routable from here (the simulated cluster's)."""
+    # imported here: only --dns pays for dnspython (~0.1 s of every `svcscope check`'s start-up otherwise)
+    from tui.dns.expect import expect
+    from tui.dns.probe import probe
+    from tui.dns.servers import detect_zone, read_cluster_dns
+    from tui.dns.verdict import judge
+
     cluster_dns = read_cluster_dns(api)
     servers = cluster_dns.pod_servers(address_map) or cluster_dns.service_servers(address_map)
     if not servers:

@@ -10,14 +10,16 @@ simulated cluster uses (`tui.ipvs.expected`, per Service), so the trace and the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
-from tui.dns.verdict import Verdict
 from tui.ipvs.expected import EmulatorConfig, service_virtual_servers
 from tui.ipvs.model import IPVSTable, RealServer, VirtualServer
 from tui.kube.models import SERVICE_PROXY_NAME_LABEL, PodView, ServicePort, ServiceView, SliceEndpoint, SliceView
 from tui.kube.selectors import selector_matches
 from tui.trace.model import Finding, PortTrace, RealServerLink, Trace, VirtualServerLink
+
+if TYPE_CHECKING:  # the DNS verdicts come made; dnspython is imported only by those who ask DNS
+    from tui.dns.verdict import Verdict
 
 ISSUE_WEIGHT_0 = "kubernetes#92019, #108319"
 
