@@ -83,6 +83,10 @@ def test_shortcut_gives_the_same_verdicts_as_reading_every_pod(broken, monkeypat
     got = dict(shortcut, services=[s for s in shortcut["services"] if s["name"] != "undeclared-number"])
     assert got == expected
     assert codes(shortcut)["undeclared-number"] == set()  # checked with --all-pods only (pods_needed's docstring)
+    # the same when the needed pods come as the namespace's whole list instead of one label-selected list each
+    monkeypatch.setattr(check, "PER_SERVICE_LISTS", 0)
+    _, out = run_check(sim, emulator, kubeconfig, monkeypatch, capsys, "-n", "broken", "-o", "json")
+    assert json.loads(out) == shortcut
 
 
 def test_a_user_who_cannot_list_pods_gets_no_pod_verdict_and_one_sentence(tmp_path, monkeypatch, capsys) -> None:
