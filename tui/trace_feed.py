@@ -22,16 +22,19 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-from tui.kube.cache import PODS, Batch, ListWatchCache
+from tui import gcpolicy
+from tui.kube.cache import LEAN_PODS, Batch, ListWatchCache
+from tui.kube.client import get
 from tui.kube.models import PodView, ServiceView
-from tui.trace.engine import TraceEngine
-from tui.trace.join import NodeContext
-from tui.trace.model import Diagnosis, Trace
+
+if TYPE_CHECKING:  # the engine (and the DNS code it imports, 0.15 s) loads with the first feed, not with the app
+    from tui.trace.join import NodeContext
+    from tui.trace.model import Diagnosis, Trace
 
 Key = tuple[str, str]
 Obj = Mapping[str, Any]
@@ -75,6 +78,8 @@ class TraceFeed:
         self.node_name = node
         self.ipvs_period = ipvs_period
         self.dns_period = dns_period
+        from tui.trace.engine import TraceEngine
+
         self.engine = TraceEngine()
         self._queue: queue.Queue[tuple] = queue.Queue()
         self._stop = threading.Event()
@@ -87,25 +92,33 @@ class TraceFeed:
         self._node: NodeContext | None = None  # as last read from the API (no table)
         self._table: tuple[Any, str] | None = None  # (table, why none) as last read
         self._pods_listed = False  # the pods' first list arrived (or cannot): no "no pod matches" before it
+        self._settled = False  # every Service was diagnosed once
         self.started = False
 
     # -- the UI thread's side --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Daemon threads of its own, not Textual thread workers: those share asyncio's default executor (6
+        """Start the engine, the IPVS reads and the scope's pod watch. The main screen starts a feed only once
+        its first lists are shown, so that 50,000 pods and 10,000 diagnoses do not compete with them.
+
+        Daemon threads of its own, not Textual thread workers: those share asyncio's default executor (6
         threads on 2 cores), and three more threads that never end left none for the short workers (events)."""
+        if self.started:
+            return
         self.started = True
         threading.Thread(target=self._run, name="trace-engine", daemon=True).start()
         threading.Thread(target=self._read_ipvs, name="trace-ipvs", daemon=True).start()
+        self._start_pods()
 
-    def start_pods(self) -> None:
-        """Watch the scope's pods: called once the Services and slices are listed, so that 50,000 pods do not
-        compete with the panes' first lists for the one interpreter."""
+    def _start_pods(self) -> None:
+        """Lean pods (PodView.lean, no JSON kept): what the engine reads of them, at a tenth of the memory. The
+        cyclic GC runs rarely until their first list is diagnosed (tui.gcpolicy), as for the panes' lists."""
         if self._pods is not None or self._stop.is_set():
             return
         conn = self.connection
         namespace = None if conn.all_namespaces else conn.namespace
-        self._pods = ListWatchCache(conn.api_client, PODS, namespace, on_batch=self._pod_batch, coalesce=0.2,
+        gcpolicy.relax()
+        self._pods = ListWatchCache(conn.api_client, LEAN_PODS, namespace, on_batch=self._pod_batch, coalesce=0.2,
                                     on_state=self._pod_state)
         self._pods.start()
 
@@ -143,10 +156,9 @@ class TraceFeed:
             self._queue.put(event)
 
     def _pod_batch(self, batch: Batch) -> None:
-        pods = [m if isinstance(m, PodView) else PodView.from_api(o)
-                for k, o in ({**batch.snapshot} if batch.reset and batch.snapshot is not None
-                             else {**batch.added, **batch.modified}).items()
-                for m in (batch.models.get(k),)]
+        """LEAN_PODS: the batch's objects are the PodViews (the JSON, should a view have failed to build)."""
+        objects = batch.snapshot if batch.reset and batch.snapshot is not None else {**batch.added, **batch.modified}
+        pods = [o if isinstance(o, PodView) else PodView.lean(o) for o in objects.values()]
         self._put("pods", pods, list(batch.deleted), batch.reset)
 
     def _pod_state(self, state: Any) -> None:
@@ -211,6 +223,9 @@ class TraceFeed:
                 changed = engine.run(limit=CHUNK)
                 if changed:
                     self.target.post_message(DiagnosisReady(self, changed))
+                if not engine.dirty and not self._settled:
+                    self._settled = True
+                    gcpolicy.settle()  # the pods and the diagnoses stay: no rescans of them from here on
 
     def _apply(self, event: tuple) -> None:
         engine, kind = self.engine, event[0]
@@ -296,22 +311,28 @@ class TraceFeed:
         self._put("dns", state.service.key, done.dns, "")
 
     def _read_node(self) -> None:
-        """This node: its name, IPs and kube-proxy's mode and scheduler (kept when the API cannot be read)."""
-        from kubernetes import client as k8s
-        from kubernetes.client.exceptions import ApiException
-
+        """This node: its name, IPs and kube-proxy's mode and scheduler (kept when the API cannot be read).
+        Raw GETs (tui.kube.client.get): the generated CoreV1Api cost 0.3-1 s of CPU to import, for two calls."""
         from tui.trace.gather import Objects, node_context, this_node_name
 
-        core = k8s.CoreV1Api(self.connection.api_client)
+        api = self.connection.api_client
         try:
-            nodes = json.loads(core.list_node(_preload_content=False, _request_timeout=(5, 15)).data).get(
-                "items") or []
+            nodes = _json(get(api, "/api/v1/nodes", timeout=(5, 15))).get("items") or []
         except Exception:  # noqa: BLE001 - not allowed to list Nodes, or the server is down: keep what we have
             nodes = []
         try:
-            cm = json.loads(core.read_namespaced_config_map("kube-proxy", "kube-system", _preload_content=False,
-                                                            _request_timeout=(5, 15)).data)
-        except (ApiException, Exception):  # noqa: BLE001 - no kubeadm-style ConfigMap: mode unknown
+            cm = _json(get(api, "/api/v1/namespaces/kube-system/configmaps/kube-proxy", timeout=(5, 15)))
+        except Exception:  # noqa: BLE001 - no kubeadm-style ConfigMap: mode unknown
             cm = None
         name = self.node_name or this_node_name(nodes) or ""
         self._apply(("node", node_context(Objects((), (), (), nodes, cm), name, None, "" if name else NOT_A_NODE)))
+
+
+def _json(resp: Any) -> dict[str, Any]:
+    try:
+        body = json.loads(resp.data)
+    finally:
+        resp.release_conn()
+    if not isinstance(body, dict):
+        raise ValueError("the answer is not a JSON object")
+    return body

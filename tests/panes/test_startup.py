@@ -7,13 +7,15 @@ import argparse
 import gc
 from contextlib import ExitStack
 
-from tests.panes.conftest import SIZE, cells, endpoint, names, synced, until
+from tests.panes.conftest import SIZE, cells, endpoint, main_screen, names, synced, until
 from tui import gcpolicy
 from tui.app import create_app
 from tui.commands.tui import build_app, prepare
 from tui.config import StateStore, state_dir
 from tui.kube.client import connect
 from tui.kube.prefetch import Prefetch
+from tui.screens.trace import TraceScreen
+from tui.sim.rbac import READ_VERBS, RbacRules, Rule
 
 
 async def test_the_panes_adopt_the_prefetched_lists_and_their_watches(kube, sim_kubeconfig, xdg):
@@ -76,3 +78,48 @@ async def test_prepare_starts_the_lists_and_the_first_sync_restores_the_collecto
         gcpolicy.settle()
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+async def test_the_trace_feed_starts_once_both_first_lists_are_shown(kube, app_for, monkeypatch):
+    """The DIAGNOSIS column's feed (a pod watch, an engine) must not compete with the panes' first lists: it
+    starts after the frame showing them, and again per scope; until then the column shows its placeholder."""
+    from tui.trace_feed import TraceFeed
+
+    kube.service("web", selector={"app": "web"})
+    kube.slice("web-1", "web", endpoints=[endpoint("10.244.1.5")])
+    kube.service("api", selector={"app": "api"})
+    seen: list[tuple[bool, list[str], bool]] = []
+    start = TraceFeed.start
+
+    def spy(feed: TraceFeed) -> None:
+        main = main_screen(feed.target.app)  # type: ignore[attr-defined]
+        seen.append((main.is_synced(), names(main.services), main.shown_at is not None))
+        start(feed)
+
+    monkeypatch.setattr(TraceFeed, "start", spy)
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        main = await synced(pilot)
+        await until(pilot, lambda: main.is_settled(), "every Service diagnosed")
+        assert seen == [(True, ["api", "web"], True)]
+        assert cells(main.services, "diagnosis") != ["...", "..."]
+        await pilot.press("colon", *"ns kube-system", "enter")
+        await until(pilot, lambda: len(seen) == 2, "the new scope's feed")
+        assert seen[1] == (True, [], True)
+
+
+async def test_a_trace_asked_for_before_the_lists_are_in_starts_the_feed(kube, sim, app_for):
+    """EndpointSlices not allowed: the panes are never both synced, yet enter on a Service opens its trace."""
+    kube.service("web", selector={"app": "web"})
+    sim.server.rbac = RbacRules([Rule(READ_VERBS, resources=("services", "pods", "nodes", "configmaps",
+                                                             "namespaces"))])
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_screen(app)
+        await until(pilot, lambda: names(main.services) == ["web"], "the Services")
+        await until(pilot, lambda: main.endpoints.empty_level == "error", "the EndpointSlices refused, said")
+        assert not main.is_synced() and main.trace_feed is None
+        main.services.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TraceScreen), "the trace screen")
+        assert main.trace_feed is not None and main.trace_feed.started

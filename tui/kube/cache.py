@@ -75,6 +75,9 @@ class Resource:
     check: Callable[[Mapping[str, Any]], str | None] = lambda obj: None  # a shape error, or None
     # Built in the cache's thread for every object it keeps, so consumers (the UI thread) only store models.
     model: Callable[[Mapping[str, Any]], Any] | None = None
+    # False: the cache keeps each object's model (it has a `resource_version`) in place of its JSON, and batches
+    # carry models where they would carry objects. 50,000 pods' JSON is ~350 MB in Python; their PodView.lean ~40.
+    keep_json: bool = True
 
     def path(self, namespace: str | None) -> str:
         return collection_path(self.group_version, self.plural, namespace)
@@ -110,6 +113,7 @@ def _check_pod(obj: Mapping[str, Any]) -> str | None:
 SERVICES = Resource("services", "Service", "v1", _check_service, ServiceView.from_api)
 ENDPOINTSLICES = Resource("endpointslices", "EndpointSlice", "discovery.k8s.io/v1", _check_slice)
 PODS = Resource("pods", "Pod", "v1", _check_pod, PodView.from_api)
+LEAN_PODS = Resource("pods", "Pod", "v1", _check_pod, PodView.lean, keep_json=False)  # the trace feed's
 # EndpointSlices have no model here: ClusterState counts endpoints from the JSON and builds SliceViews on demand.
 
 
@@ -128,7 +132,8 @@ class Problem:
 
 @dataclass(frozen=True)
 class Batch:
-    """Changes since the previous batch, each key at most once (coalesced); objects are read-only dicts.
+    """Changes since the previous batch, each key at most once (coalesced); objects are read-only dicts (the
+    models, for a resource that does not keep its JSON: Resource.keep_json).
 
     `reset`: the batch follows a (re)list. `snapshot` is then the cache's whole state (every key -> object); a
     consumer that applied every earlier batch of this cache may apply the diff, any other replaces its view by it.
@@ -335,10 +340,11 @@ class Lister:
         return body
 
     def list(self, stop: threading.Event | None = None, problems: Callable[[str], None] | None = None,
-             each: Callable[[Key, Obj], None] | None = None) -> tuple[dict[Key, Obj], str]:
+             each: Callable[[Key, Obj], Any] | None = None) -> tuple[dict[Key, Obj], str]:
         """Every object (all pages), keyed, and the list's resourceVersion. A 410 on a continue restarts the list.
 
-        `each` sees every kept object as its page arrives, so work on it overlaps waiting for the next page."""
+        `each` sees every kept object as its page arrives, so work on it overlaps waiting for the next page; what
+        it returns, unless None, is kept in the object's place (so a page's JSON need not outlive the page)."""
         for _ in range(3):
             try:
                 return self._list_pages(stop, problems, each)
@@ -348,7 +354,7 @@ class Lister:
         return self._list_pages(stop, problems, each)
 
     def _list_pages(self, stop: threading.Event | None, problems: Callable[[str], None] | None,
-                    each: Callable[[Key, Obj], None] | None) -> tuple[dict[Key, Obj], str]:
+                    each: Callable[[Key, Obj], Any] | None) -> tuple[dict[Key, Obj], str]:
         items: dict[Key, Obj] = {}
         rv = ""
         cont: str | None = None
@@ -363,9 +369,8 @@ class Lister:
                     if problems:
                         problems(f"a listed {self.resource.kind} was left out: {err}")
                     continue
-                items[key] = obj
-                if each is not None:
-                    each(key, obj)
+                kept = each(key, obj) if each is not None else None
+                items[key] = obj if kept is None else kept
             cont = meta.get("continue") or None
             if not cont or (stop is not None and stop.is_set()):
                 return items, rv
@@ -589,13 +594,14 @@ class ListWatchCache:
     def _relist(self) -> None:
         models: dict[Key, Any] = {}
 
-        def each(key: Key, obj: Obj) -> None:
+        def each(key: Key, obj: Obj) -> Any:
             # Models are built page by page, while the server prepares the next; unchanged objects keep theirs.
             old = self._objects.get(key)  # only this thread replaces _objects
             if old is not None and key in self._models and _rv(old) == _rv(obj):
-                models[key] = self._models[key]
+                model = models[key] = self._models[key]
             else:
-                models[key] = self._build(obj)
+                model = models[key] = self._build(obj)
+            return None if self.resource.keep_json else model  # lean: the model stands for the object
 
         items, rv = self.lister.list(self._stop, self._problem, each if self.resource.model else None)
         if self.stopping:
@@ -677,13 +683,14 @@ class ListWatchCache:
                 self._models.pop(key, None)
                 self._pending_models.pop(key, None)
                 if prev is not None:
-                    self._pending.put(DELETED, key, obj)
+                    self._pending.put(DELETED, key, obj if self.resource.keep_json else prev)
             else:
                 had = key in self._objects
-                self._objects[key] = obj
+                kept = obj if self.resource.keep_json or model is None else model
+                self._objects[key] = kept
                 if self.resource.model:
                     self._models[key] = self._pending_models[key] = model
-                self._pending.put(MODIFIED if had else ADDED, key, obj)
+                self._pending.put(MODIFIED if had else ADDED, key, kept)
             if rv:
                 self.resource_version = rv
             self._cond.notify_all()
@@ -732,4 +739,6 @@ def _rv(obj: Any) -> str:
             rv = meta.get("resourceVersion")
             if isinstance(rv, str):
                 return rv
-    return ""
+        return ""
+    rv = getattr(obj, "resource_version", "")  # a lean resource's model (Resource.keep_json)
+    return rv if isinstance(rv, str) else ""

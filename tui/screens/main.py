@@ -7,11 +7,14 @@ caches' reset batches leave nothing stale). The panes only render what they are 
 
 Keys: enter or t on a Service opens its trace, tab switches panes, y/d open the detail view; the panes bring
 `/` filter, `s`/`S` sort and `w` all columns. The trace feed (tui.trace_feed) follows the same scope: the screen
-hands it the Services and slices each batch changed, and shows the diagnoses it posts back in DIAGNOSIS.
+hands it the Services and slices each batch changed, and shows the diagnoses it posts back in DIAGNOSIS. It starts
+once both first lists are on screen (or a trace is asked for): its pod watch and 10,000 first diagnoses must not
+delay them; until a Service's diagnosis arrives its DIAGNOSIS cell shows the placeholder.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Iterable
 
 from textual import on
@@ -84,6 +87,7 @@ class MainScreen(BaseScreen):
         self._pods_timer: Timer | None = None
         self._pods_pending: PodWatch | None = None
         self._wanted: Key | None = None  # select_service's Service, until the watch brings it
+        self.shown_at: float | None = None  # time.time() of the first frame showing both first lists (benchmarks)
 
     @property
     def svcscope(self) -> "SvcscopeApp":
@@ -171,14 +175,17 @@ class MainScreen(BaseScreen):
         self.services.set_context(f"({'all' if scope.all_namespaces else scope.namespace})")
         self._explain_services()
         self._refresh_endpoints()
+        if clear and self.trace_feed is not None:
+            self.trace_feed.stop()  # another scope: a fresh feed once its lists are shown
+            self.trace_feed = None
+            self._rows.diagnoses.clear()
         self.feed.start(self.svcscope.connection)
-        if clear or self.trace_feed is None:
-            self._start_trace_feed()  # ctrl+r keeps it: the caches' reset batches bring it up to date
+        # ctrl+r keeps the trace feed: the caches' reset batches bring it up to date
 
-    def _start_trace_feed(self) -> None:
-        """A fresh trace feed for the scope, handed what the state already holds (nothing after a scope change)."""
+    def _start_trace_feed(self) -> TraceFeed:
+        """The scope's trace feed, started if it is not yet, handed what the state already holds."""
         if self.trace_feed is not None:
-            self.trace_feed.stop()
+            return self.trace_feed
         app = self.svcscope
         site = getattr(app, "proxy_site", None)
         feed = self.trace_feed = TraceFeed(self, app.connection, reader=getattr(app, "ipvs_reader", None),
@@ -188,6 +195,7 @@ class MainScreen(BaseScreen):
         feed.services(list(self.state.services.values()), [])
         feed.slices({k: self.state.slice_objects_of(k) for k in self.state.services})
         feed.start()
+        return feed
 
     def _header_state(self, state: ConnectionState) -> None:
         self.svcscope.post_connection_state(state)
@@ -209,8 +217,8 @@ class MainScreen(BaseScreen):
         self._feed_trace(change, batch)
         if batch.reset:
             self._synced.add(batch.resource)
-            if self.is_synced() and self.trace_feed is not None:
-                self.trace_feed.start_pods()
+            if self.is_synced() and self.trace_feed is None:
+                self.call_after_refresh(self._lists_shown)
         if batch.problems:
             self._report(batch.problems)
         touched = self._update_services(change, batch)
@@ -234,6 +242,13 @@ class MainScreen(BaseScreen):
                           list(change.deleted))
         else:
             feed.slices({k: state.slice_objects_of(k) for k in change.services_touched})
+
+    def _lists_shown(self) -> None:
+        """After the frame showing both first lists (of whichever scope is shown now): start the trace feed."""
+        if self.is_synced():
+            self.shown_at = self.shown_at or time.time()
+        if self.trace_feed is None and self.is_synced():
+            self._start_trace_feed()
 
     @on(DiagnosisReady)
     def _diagnosed(self, message: DiagnosisReady) -> None:
@@ -401,9 +416,7 @@ class MainScreen(BaseScreen):
     def open_trace(self, key: Key) -> None:
         from tui.screens.trace import TraceScreen
 
-        if self.trace_feed is None:
-            return
-        self.app.push_screen(TraceScreen(key, self.trace_feed))
+        self.app.push_screen(TraceScreen(key, self._start_trace_feed()))
 
     def find_service(self, text: str) -> Key | str:
         """`NAME` (this namespace, or the one Service of that name in any) or `NS/NAME` -> its key, else the

@@ -119,6 +119,8 @@ def _selected(svc: ServiceView, pods: Iterable[PodView]) -> list[PodView]:
 
 def _container_ports(pod: PodView) -> list[tuple[str, int, str]]:
     """(name, containerPort, protocol) of every container port the pod declares."""
+    if pod.container_ports:  # from_api's reading of the spec; a lean pod (no raw) has only this
+        return list(pod.container_ports)
     out = []
     spec = pod.raw.get("spec") if isinstance(pod.raw, Mapping) else None
     for c in (spec or {}).get("containers") or []:
