@@ -13,7 +13,6 @@ from collections.abc import Mapping  # not typing.Mapping: its isinstance() is s
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from types import MappingProxyType
 from typing import Any
 
 Obj = Mapping[str, Any]
@@ -375,6 +374,12 @@ class PodView(_Named):
     # (name, containerPort, protocol) of every container port the pod declares: what the trace reads of its spec,
     # so a pod kept without `raw` (PodView.lean) still resolves a Service's named targetPort.
     container_ports: tuple[tuple[str, int, str], ...] = ()
+    # (namespace, name) made once: the trace's pod index files each pod under its key several times (by name, by
+    # each label), and a key made per use is one more tuple per entry (8 MB at 50,000 pods).
+    key: tuple[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.namespace, self.name))
 
     @property
     def labels_dict(self) -> dict[str, str]:
@@ -433,7 +438,23 @@ class PodView(_Named):
             restarts, waiting or "", _shared_pairs(meta.get("annotations")), _container_ports(spec))
 
 
-_NO_RAW: Obj = MappingProxyType({})  # one shared empty `raw`: lean views of one resourceVersion compare `raw is`
+class _NoRaw(Mapping):
+    """The `raw` of a lean view: empty, read-only, one object (lean views compare `raw is`; pickles as itself)."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __reduce__(self) -> str:
+        return "_NO_RAW"
+
+
+_NO_RAW: Obj = _NoRaw()
 _SHARED: dict[tuple, tuple] = {}  # equal tuples of many views (labels, ports) as one object; bounded below
 _SHARED_MAX = 50_000
 
@@ -455,6 +476,29 @@ def _word(text: str) -> str:
     """Interned when short (a phase, a node, a label): many views, one string. Interned strings are still freed
     when the last view holding them goes."""
     return sys.intern(text) if len(text) <= 64 else text
+
+
+def share_strings(obj: Any) -> None:
+    """Make the short strings of an API object's JSON one object each, in place (`json` makes a new string for
+    every value: 10,000 EndpointSlices repeat "Pod", their namespace, node and zone per endpoint, 19 MB of 34).
+    Each value is replaced by an equal string, so no reader, in any thread, can tell (nor does any dict or list
+    change size)."""
+    if type(obj) is dict:
+        for k, v in obj.items():
+            t = type(v)
+            if t is str:
+                if len(v) <= 64:
+                    obj[k] = sys.intern(v)
+            elif t is dict or t is list:
+                share_strings(v)
+    elif type(obj) is list:
+        for i, v in enumerate(obj):
+            t = type(v)
+            if t is str:
+                if len(v) <= 64:
+                    obj[i] = sys.intern(v)
+            elif t is dict or t is list:
+                share_strings(v)
 
 
 def _shared_pairs(v: Any) -> tuple[tuple[str, str], ...]:
