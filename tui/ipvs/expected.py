@@ -123,6 +123,14 @@ def _canonical(af: int, address: str) -> str:
     return socket.inet_ntop(af, socket.inet_pton(af, address))
 
 
+def _canonical_in(af: int, address: str) -> str | None:
+    """The address in its canonical form when it is of family `af`, else None (one parse, not two)."""
+    try:
+        return socket.inet_ntop(af, socket.inet_pton(af, address))
+    except (OSError, ValueError):
+        return None
+
+
 def node_ips(nodes: Iterable[Obj], node_name: str, cidrs: tuple[str, ...] = ()) -> list[str]:
     """The InternalIPs of `node_name` (filtered by nodePortAddresses CIDRs when given)."""
     nets = [ipaddress.ip_network(c, strict=False) for c in cidrs]
@@ -167,9 +175,9 @@ def _endpoints_by_port(slices: Iterable[SliceView], node_name: str) -> dict[tupl
                 continue
             bucket = out.setdefault((p.name, p.protocol or "TCP", af), {})
             for ep in sl.endpoints:
-                if not ep.addresses or _family(ep.addresses[0]) != af:
+                addr = _canonical_in(af, ep.addresses[0]) if ep.addresses else None
+                if addr is None:
                     continue
-                addr = _canonical(af, ep.addresses[0])
                 bucket[(addr, p.port)] = _Endpoint(
                     addr, p.port, ready=ep.ready is not False, serving=ep.serving is not False,
                     terminating=ep.terminating is True, local=ep.node_name == node_name)
@@ -196,8 +204,9 @@ def _real_servers(cluster: list[_Endpoint], local: list[_Endpoint], only_local: 
     chosen = local if use_local else cluster
     used = {(e.address, e.port) for e in chosen}
     servers = []
+    zeroed = knobs.zero_weight
     for e in chosen:
-        zero = e.address in knobs.zero_weight or f"{e.address}:{e.port}" in knobs.zero_weight
+        zero = bool(zeroed) and (e.address in zeroed or f"{e.address}:{e.port}" in zeroed)
         servers.append(_rs(e, af, 0 if zero else 1))
     if protocol != "UDP":  # draining: kept at weight 0 while its connections end (UDP ones go at once)
         servers += [_rs(e, af, 0) for e in eps
@@ -236,7 +245,8 @@ def _service_virtual_servers(svc: ServiceView, slices: list[SliceView], ips: lis
             eps = by_port.get((port.name, port.protocol, af), [])
             cluster, local = _categorize(eps, uses_cluster, uses_local)
             internal = _real_servers(cluster, local, itp_local, eps, port.protocol, af, knobs, sort)
-            external = _real_servers(cluster, local, etp_local, eps, port.protocol, af, knobs, sort)
+            external = internal if etp_local == itp_local else \
+                _real_servers(cluster, local, etp_local, eps, port.protocol, af, knobs, sort)  # same inputs: same
             addresses = [(ip, port.port, internal) for ip in svc.cluster_ips if _family(ip) == af]
             addresses += [(ip, port.port, external) for ip in list(svc.external_ips) + lb_ips if _family(ip) == af]
             if port.node_port:
