@@ -69,3 +69,20 @@ def test_only_what_changed_is_traced_again(tutorial) -> None:
     assert engine.dirty == {("dev", "service-clusterip"), ("dev", "service-nodeport")}  # not the headless one
     changed = engine.run()
     assert changed[("dev", "service-clusterip")].text.startswith("✗ ready-weight-0")
+
+
+def test_pods_that_cannot_be_read_claim_no_pod_verdict(tutorial) -> None:
+    engine = engine_on(tutorial)
+    key = ("dev", "service-clusterip")
+    engine.set_pods([], reset=True)  # what an empty pod cache would say: no pod matches
+    engine.run()
+    assert engine.results[key].code == "no-pods"
+    engine.set_pods_error("pods are forbidden: User \"demo\" cannot list resource \"pods\"")
+    assert key in engine.dirty and ("default", "kubernetes") not in engine.dirty  # selector-less: no pod question
+    engine.run()
+    assert engine.results[key].text == "OK"
+    found = [f for f in engine.trace(key).all_findings if f.code == "pods-unknown"]
+    assert len(found) == 1 and "pods could not be read" in found[0].message and "forbidden" in found[0].message
+    engine.set_pods_error("")  # readable again: the verdict comes back
+    engine.run()
+    assert engine.results[key].code == "no-pods"

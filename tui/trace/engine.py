@@ -49,6 +49,7 @@ class TraceEngine:
         self._slice_views: dict[Key, tuple[str, SliceView]] = {}  # slice key -> (resourceVersion, view)
         self.pods = PodIndex()
         self.node = node or NodeContext("", (), table_error="the node's context is not known yet")
+        self._pods_error = ""  # why the pods cannot be read (a 403): no pod-based verdict is claimed meanwhile
         self._dns: dict[Key, tuple[Verdict, ...]] = {}
         self._dns_notes: dict[Key, str] = {}  # why DNS could not be asked
         self._prints: dict[Key, tuple] = {}  # each Service's share of the IPVS table, as last diagnosed
@@ -108,6 +109,13 @@ class TraceEngine:
             if old is not None and old.labels != pod.labels:
                 self._touch_pod(old)
 
+    def set_pods_error(self, error: str) -> None:
+        """The pods cannot be read (one sentence), or "" once they can: while they cannot, the Services with a
+        selector say so (join's pods-unknown) instead of "no pod matches" from an empty pod list."""
+        if error != self._pods_error:
+            self._pods_error = error
+            self.dirty.update(k for k, svc in self.services.items() if svc.selector)
+
     def set_node(self, node: NodeContext) -> None:
         before = self.node
         self.node = node
@@ -136,7 +144,8 @@ class TraceEngine:
         svc = self.services.get(key)
         if svc is None:
             return None
-        return ServiceState(svc, self._slice_list(key), self.pods.selected(svc), self._dns.get(key, ()))
+        pods = None if self._pods_error else self.pods.selected(svc)
+        return ServiceState(svc, self._slice_list(key), pods, self._dns.get(key, ()), self._pods_error)
 
     def trace(self, key: Key) -> Trace | None:
         """Trace one Service now (clean or not), keeping its Diagnosis."""
