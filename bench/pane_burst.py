@@ -13,8 +13,24 @@ first write until 2 s after its last) and outside it, how many watch events it r
 collections.
 
 Run: python bench/pane_burst.py [SERVICES] [PODS_PER_SERVICE] [EVENTS]
+     SETTLED=1 python bench/pane_burst.py ...   scroll only once every DIAGNOSIS is in (the trace feed idle)
+     SWITCH=0.001 ...                           the child's sys.setswitchinterval (an experiment; it did not help)
 
-Measured here (2 shared cores, load average ~3 from other work; 10,002 Services, 50,003 endpoints, 1,000 events
+By default scrolling starts as soon as the panes are populated: that is when the trace feed starts (tui.trace_feed:
+50,000 pods listed, 10,000 Services diagnosed), so keys, the burst and the feed's work overlap: the worst case.
+Measured 2026-11-27 (load average 1.2-1.9), key -> repaint during the burst, median / p95 / max:
+    10,002 Services, feed busy, before it stepped aside   39.9 / 116.6 / 150.7 ms (outside the burst max 207.7)
+    10,002 Services, feed busy, stepping aside            29.5 / 71.4 / 115.2 ms and 22.7 / 60.6 / 149.4 ms
+    10,002 Services, SETTLED (feed idle)                  22.5 / 64.2 / 103.0 ms and 34.6 / 82.2 / 192.9 ms
+    502 Services                                          18.5 / 43.3 / 131.4 ms
+Medians and p95 are well within 100 ms; single keys still exceed it (115-193 ms), at random points: a full garbage
+collection (93 ms in one SETTLED run), the burst's batch applied while a key waits. The feed steps aside while the
+user types (TraceFeed._yield_to_user: at most 0.5 s per step, chunks of 50 diagnoses instead of 500), which took
+the busy case's p95 from 117 to 61-71 ms.
+
+Earlier record, before the DIAGNOSIS column existed:
+
+(2 shared cores, load average ~3 from other work; 10,002 Services, 50,003 endpoints, 1,000 events
 delivered in ~0.6-1.0 s): during the burst median 17-22 ms, p95 53-56 ms, max 72-79 ms; outside it median 16-21 ms, max 58-84 ms;
 231 MB resident populated, 237 MB after. What it took to get there: gc.freeze() after the first full list (full
 collections of the ~430,000 objects a 10,000-Service cluster brings took up to 0.4 s), rows that keep their place
@@ -74,6 +90,8 @@ def child(kubeconfig: str) -> None:
 
     gc.callbacks.append(gc_timer)
 
+    if os.environ.get("SWITCH"):
+        sys.setswitchinterval(float(os.environ["SWITCH"]))
     app = create_app(connect(kubeconfig, all_namespaces=True, env={}))
     frames: list[tuple[float, int]] = []  # (when, the Services cursor painted)
     events = {"endpointslices": 0, "services": 0}
@@ -104,6 +122,9 @@ def child(kubeconfig: str) -> None:
             while not main.is_synced():
                 await asyncio.sleep(0.01)
             await pilot.pause()
+            if os.environ.get("SETTLED"):
+                while not main.is_settled():
+                    await asyncio.sleep(0.05)
             pane.focus()
             rss, _ = rss_mb()
             print(f"READY {rss:.1f}", flush=True)

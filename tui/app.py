@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -124,6 +125,7 @@ class SvcscopeApp(App[int]):
         # The CLI's caches of this scope, listing since before Textual was imported; the main screen adopts them.
         self.prefetch = prefetch
         self._states: dict[str, ConnectionState] = {}
+        self.last_input = 0.0  # time.monotonic() of the user's last key, click or wheel: background work yields
         # Published on ctrl+r; panes and caches subscribe to relist.
         self.refresh_signal: Signal[None] = Signal(self, "refresh")
         self.set_reactive(SvcscopeApp.scope, connection.scope)
@@ -142,6 +144,16 @@ class SvcscopeApp(App[int]):
     ) -> None:
         """Notifications carry server text (brackets and all): plain text unless asked otherwise."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)  # type: ignore[arg-type]
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)) and \
+                not event.is_forwarded:
+            self.last_input = time.monotonic()
+        await super().on_event(event)
+
+    def since_input(self) -> float:
+        """Seconds since the user's last key, click or wheel (the trace feed steps aside meanwhile)."""
+        return time.monotonic() - self.last_input
 
     # --- screens and global keys -----------------------------------------------------------------------------
 

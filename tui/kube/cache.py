@@ -340,25 +340,30 @@ class Lister:
         return body
 
     def list(self, stop: threading.Event | None = None, problems: Callable[[str], None] | None = None,
-             each: Callable[[Key, Obj], Any] | None = None) -> tuple[dict[Key, Obj], str]:
+             each: Callable[[Key, Obj], Any] | None = None,
+             pace: Callable[[], None] | None = None) -> tuple[dict[Key, Obj], str]:
         """Every object (all pages), keyed, and the list's resourceVersion. A 410 on a continue restarts the list.
 
         `each` sees every kept object as its page arrives, so work on it overlaps waiting for the next page; what
-        it returns, unless None, is kept in the object's place (so a page's JSON need not outlive the page)."""
+        it returns, unless None, is kept in the object's place (so a page's JSON need not outlive the page).
+        `pace` is called before each page."""
         for _ in range(3):
             try:
-                return self._list_pages(stop, problems, each)
+                return self._list_pages(stop, problems, each, pace)
             except ApiException as exc:
                 if exc.status != 410:
                     raise
-        return self._list_pages(stop, problems, each)
+        return self._list_pages(stop, problems, each, pace)
 
     def _list_pages(self, stop: threading.Event | None, problems: Callable[[str], None] | None,
-                    each: Callable[[Key, Obj], Any] | None) -> tuple[dict[Key, Obj], str]:
+                    each: Callable[[Key, Obj], Any] | None,
+                    pace: Callable[[], None] | None = None) -> tuple[dict[Key, Obj], str]:
         items: dict[Key, Obj] = {}
         rv = ""
         cont: str | None = None
         while True:
+            if pace is not None:
+                pace()
             body = self.page(cont)
             meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
             rv = rv or str(meta.get("resourceVersion") or "")
@@ -423,8 +428,10 @@ class ListWatchCache:
                  label_selector: str | None = None, coalesce: float = 0.05,
                  backoff: Backoff | None = None, forbidden_retry: float = 30.0,
                  watch_timeout: tuple[int, int] = (300, 600), max_problems: int = 100,
-                 clock: Clock = utc_now, connection: Connection | None = None) -> None:
+                 clock: Clock = utc_now, connection: Connection | None = None,
+                 pace: Callable[[], None] | None = None) -> None:
         self.resource = resource
+        self.pace = pace  # called between the pages of a list: a background cache (the trace feed's) waits there
         self.namespace = namespace
         self.lister = Lister(api_client, resource, namespace, label_selector)
         self.on_batch = on_batch or (lambda batch: None)
@@ -603,7 +610,7 @@ class ListWatchCache:
                 model = models[key] = self._build(obj)
             return None if self.resource.keep_json else model  # lean: the model stands for the object
 
-        items, rv = self.lister.list(self._stop, self._problem, each if self.resource.model else None)
+        items, rv = self.lister.list(self._stop, self._problem, each if self.resource.model else None, self.pace)
         if self.stopping:
             return
         with self._cond:

@@ -190,7 +190,7 @@ class MainScreen(BaseScreen):
         site = getattr(app, "proxy_site", None)
         feed = self.trace_feed = TraceFeed(self, app.connection, reader=getattr(app, "ipvs_reader", None),
                                            node=site.this_node if site is not None else None,
-                                           dns_address_map=app.dns_address_map)
+                                           dns_address_map=app.dns_address_map, since_input=app.since_input)
         self._rows.diagnoses.clear()
         feed.services(list(self.state.services.values()), [])
         feed.slices({k: self.state.slice_objects_of(k) for k in self.state.services})
