@@ -247,8 +247,11 @@ class TraceFeed:
                 engine.set_slices(key, slices)
         elif kind == "pods":
             engine.set_pods(event[1], event[2], reset=event[3])
+            if event[3]:
+                engine.set_pods_error("")  # listed (again): pod verdicts are back
             self._pods_listed = self._pods_listed or event[3]
         elif kind == "pods-failed":
+            engine.set_pods_error(event[1])  # no "no pod matches" from an empty pod list
             self._pods_listed = True  # diagnose without them rather than never
         elif kind == "table":
             self._table = (event[1], event[2])

@@ -123,3 +123,18 @@ async def test_a_trace_asked_for_before_the_lists_are_in_starts_the_feed(kube, s
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, TraceScreen), "the trace screen")
         assert main.trace_feed is not None and main.trace_feed.started
+
+
+async def test_pods_not_allowed_give_no_pod_verdict_in_the_diagnosis(kube, sim, app_for):
+    """A user who may not list pods: the DIAGNOSIS column must not claim "no pods" from an empty pod cache."""
+    kube.service("web", selector={"app": "web"})  # no pods, no slices: with pods readable this is "no-pods"
+    sim.server.rbac = RbacRules([Rule(READ_VERBS, resources=("services", "endpointslices", "nodes", "configmaps",
+                                                             "namespaces"))])
+    app = app_for()
+    async with app.run_test(size=SIZE) as pilot:
+        main = await synced(pilot)
+        await until(pilot, lambda: main.is_settled(), "the Service diagnosed", timeout=30)
+        feed = main.trace_feed
+        assert feed is not None
+        diagnosis = feed.diagnosis(("dev", "web"))
+        assert diagnosis is not None and diagnosis.code != "no-pods"
