@@ -79,14 +79,25 @@ def test_shortcut_gives_the_same_verdicts_as_reading_every_pod(broken, monkeypat
     assert "target-port" in by_name["wrong-port-name"]
     # the one answer the slices cannot give: a numeric targetPort no container declares, behind ready endpoints
     assert "target-port" in by_name["undeclared-number"]
+    # ... which the report owns up to: with every pod read nothing is left unchecked; with the shortcut, the
+    # Services behind ready endpoints with a numeric targetPort are counted (undeclared-number among them)
+    assert everything.pop("numericTargetPortsUnchecked") == 0
+    unchecked = shortcut.pop("numericTargetPortsUnchecked")
+    assert unchecked >= 1
     expected = dict(everything, services=[s for s in everything["services"] if s["name"] != "undeclared-number"])
     got = dict(shortcut, services=[s for s in shortcut["services"] if s["name"] != "undeclared-number"])
     assert got == expected
     assert codes(shortcut)["undeclared-number"] == set()  # checked with --all-pods only (pods_needed's docstring)
+    _, text = run_check(sim, emulator, kubeconfig, monkeypatch, capsys, "-n", "broken")
+    assert f"numeric targetPorts of {unchecked} Service(s) not checked" in text.splitlines()[-1]
+    _, text = run_check(sim, emulator, kubeconfig, monkeypatch, capsys, "-n", "broken", "--all-pods")
+    assert "not checked" not in text
     # the same when the needed pods come as the namespace's whole list instead of one label-selected list each
     monkeypatch.setattr(check, "PER_SERVICE_LISTS", 0)
     _, out = run_check(sim, emulator, kubeconfig, monkeypatch, capsys, "-n", "broken", "-o", "json")
-    assert json.loads(out) == shortcut
+    namespace_wide = json.loads(out)
+    assert namespace_wide.pop("numericTargetPortsUnchecked") == unchecked
+    assert namespace_wide == shortcut
 
 
 def test_a_user_who_cannot_list_pods_gets_no_pod_verdict_and_one_sentence(tmp_path, monkeypatch, capsys) -> None:

@@ -116,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
         if sim is not None:
             sim.stop()
     pods_error = next((s.pods_error for s in states if s.pods_error), "")
-    _print(args, traces, ctx, pods_error)
+    _print(args, traces, ctx, pods_error, _numeric_unchecked(states))
     return EXIT_FAILED if any(t.worst == "error" for t in traces) else EXIT_OK
 
 
@@ -241,12 +241,21 @@ def _read_table(source: str) -> tuple[Any, str]:
         return None, str(exc)
 
 
-def _print(args: argparse.Namespace, traces: list[Trace], ctx: NodeContext, pods_error: str = "") -> None:
+def _numeric_unchecked(states: list[ServiceState]) -> int:
+    """Services with a numeric targetPort whose pods were not read (their slices answered every other question):
+    whether a container declares that port is then unknown, and the report says so rather than staying silent."""
+    return sum(1 for s in states if s.pods is None and not s.pods_error and s.service.selector
+               and s.service.type != "ExternalName" and any(isinstance(p.target_port, int) for p in s.service.ports))
+
+
+def _print(args: argparse.Namespace, traces: list[Trace], ctx: NodeContext, pods_error: str = "",
+           numeric_unchecked: int = 0) -> None:
     if args.output == "json":
         out = {
             "node": ctx.name, "proxyMode": ctx.proxy_mode, "ipvs": ctx.table.source if ctx.table else None,
             "ipvsError": ctx.table_error or None,
             "podsError": pods_error or None,
+            "numericTargetPortsUnchecked": numeric_unchecked,
             "services": [{
                 "namespace": t.service.namespace, "name": t.service.name, "worst": t.worst,
                 "findings": [{"level": f.level, "code": f.code, "subject": f.subject, "message": f.message,
@@ -272,3 +281,6 @@ def _print(args: argparse.Namespace, traces: list[Trace], ctx: NodeContext, pods
         for f in findings:
             print(f"      {f.line()}")
     print(f"{len(traces)} Service(s) checked: {errors} error(s), {warnings} warning(s)")
+    if numeric_unchecked:
+        print(f"numeric targetPorts of {numeric_unchecked} Service(s) not checked against their containers' "
+              "declared ports (their EndpointSlices answered the rest; --all-pods checks them too)")
