@@ -237,6 +237,10 @@ class TraceFeed:
     def _apply(self, event: tuple) -> None:
         engine, kind = self.engine, event[0]
         if kind == "services":
+            for i, view in enumerate(event[1]):
+                if i % 500 == 499:
+                    self._yield_to_user()
+                share_strings(view.raw)  # as the slices' (below): 10,000 Services' JSON repeats most of its words
             engine.set_services(event[1], event[2])
         elif kind == "slices":
             for i, (key, slices) in enumerate(event[1].items()):

@@ -105,3 +105,27 @@ def test_the_full_pod_cache_still_keeps_the_json(sim, running):
     wait_for(lambda: consumer.names() == {"a"}, message="the pod's list")
     obj = consumer.view[("dev", "a")]
     assert isinstance(obj, dict) and consumer.batches[0].models[("dev", "a")].raw is obj
+
+
+def test_shared_strings_leave_the_json_equal_and_share_its_words():
+    import json
+
+    from tui.kube.models import share_strings
+
+    text = json.dumps({"metadata": {"namespace": "bench-07", "labels": {"tier": "bench"}},
+                       "endpoints": [{"nodeName": "node12", "zone": "zone-a", "addresses": ["10.0.0.1"],
+                                      "targetRef": {"kind": "Pod", "name": "x" * 80}}]})
+    a, b = json.loads(text), json.loads(text)
+    assert a["metadata"]["namespace"] is not b["metadata"]["namespace"]  # json makes a string per value
+    share_strings(a)
+    share_strings(b)
+    assert a == b == json.loads(text)
+    for path in (("metadata", "namespace"), ("metadata", "labels", "tier")):
+        x, y = a, b
+        for k in path:
+            x, y = x[k], y[k]
+        assert x is y
+    ea, eb = a["endpoints"][0], b["endpoints"][0]
+    assert ea["zone"] is eb["zone"] and ea["targetRef"]["kind"] is eb["targetRef"]["kind"]
+    assert ea["addresses"][0] is eb["addresses"][0]
+    assert ea["targetRef"]["name"] is not eb["targetRef"]["name"]  # long strings are left alone
