@@ -118,15 +118,16 @@ def start_sim() -> Iterator[Callable[..., SimCluster]]:
 def demo_app(tmp_path: Path, xdg: dict[str, Path]) -> Callable[..., "SvcscopeApp"]:
     """Builds the app as `svcscope --demo` does (the CLI's factory, over real HTTP, state under tmp) against a sim.
 
-    `demo_app(sim, clock=..., namespace="dev", read_only=False, demo=True, **wiring)`; `wiring` goes to create_app
-    (ipvs_reader, proxy_site, dns_address_map)."""
+    `demo_app(sim, clock=..., namespace="dev", read_only=False, demo=True, kubeconfig=None, **wiring)`; `wiring`
+    goes to create_app (ipvs_reader, proxy_site, dns_address_map); `kubeconfig`: a file of the test's own (several
+    contexts) instead of the sim's one-context file."""
     from tui.app import AppOptions, create_app  # imported late: most test directories never build the app
     from tui.config import StateStore, state_dir
     from tui.kube.client import connect
 
     def make(sim: SimCluster, *, clock: Callable[[], datetime], namespace: str = "dev", read_only: bool = False,
-             demo: bool = True, **wiring: Any) -> "SvcscopeApp":
-        path = sim.write_kubeconfig(tmp_path / "kubeconfig", namespace=namespace)
+             demo: bool = True, kubeconfig: Path | None = None, **wiring: Any) -> "SvcscopeApp":
+        path = kubeconfig or sim.write_kubeconfig(tmp_path / "kubeconfig", namespace=namespace)
         return create_app(connect(str(path), env={}), clock=clock, options=AppOptions(demo=demo, read_only=read_only),
                           state=StateStore(state_dir()), **wiring)
 

@@ -283,6 +283,7 @@ class ProxyScreen(BaseScreen):
         app.refresh_signal.subscribe(self, lambda _: self.reload())
         self.reload()
         self.watch_kube_proxy()
+        self.watch(app, "scope", self._scope_changed, init=False)
 
     def on_unmount(self) -> None:
         self.closed.set()
@@ -409,6 +410,20 @@ class ProxyScreen(BaseScreen):
                           running_text(ns), note, key=ns.node)
         self.query_one("#proxy-leftovers", Static).update(
             leftovers_text(st.leftovers, st.leftovers_error, st.this_node or "this node"))
+
+    def _scope_changed(self, old: Any, new: Any) -> None:
+        """`:ctx` while open: watch and read the new context's kube-proxy (the old caches' client is closed).
+        `:ns` changes nothing here: kube-proxy lives in kube-system whatever namespace is shown."""
+        if new.context == old.context:
+            return
+        for cache in self._caches:
+            cache.stop(join=None)
+        self.watch_kube_proxy()
+        self.reload()
+        line = f"Now showing kube-proxy on context {new.context}."
+        if self.flow.running:
+            line += f" The running switch was started on {old.context}: check it there with :ctx {old.context}."
+        self.set_message(line, "warning" if self.flow.running else "")
 
     # -- live: watch kube-proxy's pods and kube-system's ConfigMaps -----------------------------------------------
 

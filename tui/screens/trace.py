@@ -30,6 +30,7 @@ from tui.trace.model import SYMBOLS, Finding, Trace, level_rank
 from tui.trace_feed import TraceReady
 
 if TYPE_CHECKING:
+    from tui.kube.client import Scope
     from tui.trace.join import NodeContext
     from tui.trace_feed import TraceFeed
 
@@ -183,6 +184,7 @@ class TraceScreen(BaseScreen):
         self.updates = 0  # traces shown (tests wait on it)
         self._shape: tuple | None = None
         self._expanded: dict[str, bool] = {}
+        self._closing = ""  # the notice to show when this screen closes after a scope change
 
     def compose_body(self) -> ComposeResult:
         yield Static(Text(f"Tracing {self.key[0]}/{self.key[1]}..."), id="trace-status")
@@ -197,9 +199,30 @@ class TraceScreen(BaseScreen):
         self.query_one(Footer).show_command_palette = False  # ^p still opens it; ? lists every key
         self.query_one(Tree).focus()
         self.feed.watch(self.key, self)
+        self.watch(self.app, "scope", self._scope_changed, init=False)
 
     def on_unmount(self) -> None:
         self.feed.unwatch(self.key, self)
+
+    # -- :ns and :ctx while open ---------------------------------------------------------------------------------
+
+    def _scope_changed(self, old: "Scope", new: "Scope") -> None:
+        """The main screen stops this trace's feed on a scope change: close with one line saying why rather than show
+        a frozen trace. (Re-subscribing to the new scope's feed was tried; its updates went missing now and then.)"""
+        ns, name = self.key
+        where = f"context {new.context}" if new.context != old.context else new.label
+        self._closing = (f"Closed the trace of {ns}/{name}: the view changed to {where}; "
+                         "enter on the Service traces it again.")
+        self._close_if_current()
+
+    def on_screen_resume(self) -> None:
+        self._close_if_current()  # a picker or help was on top when the scope changed
+
+    def _close_if_current(self) -> None:
+        if self._closing and self.app.screen is self:
+            self.app.notify(self._closing, title="Trace")
+            self._closing = ""
+            self.app.pop_screen()
 
     @property
     def tree(self) -> Tree[str]:
