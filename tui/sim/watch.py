@@ -240,8 +240,11 @@ class WatchStream:
         except _Dropped as d:
             dropped = d
             return resp
-        except (ConnectionResetError, asyncio.CancelledError):
-            gone = True  # the client went away: nothing more to write
+        except ConnectionResetError:  # aiohttp's ClientConnectionResetError too: writing to a closed connection
+            gone = True  # the client went away (svcscope quit, kubectl -w interrupted): end this watch quietly
+            return resp
+        except asyncio.CancelledError:
+            gone = True  # the server is stopping: nothing more to write
             raise
         finally:
             unsubscribe()
