@@ -23,6 +23,8 @@ Measured 2026-11-27 (load average 1.2-1.9), key -> repaint during the burst, med
     10,002 Services, feed busy, stepping aside            29.5 / 71.4 / 115.2 ms and 22.7 / 60.6 / 149.4 ms
     10,002 Services, SETTLED (feed idle)                  22.5 / 64.2 / 103.0 ms and 34.6 / 82.2 / 192.9 ms
     502 Services                                          18.5 / 43.3 / 131.4 ms
+Run again by the lead on main 82675a9 (load 2-4), four runs: during the burst 20.1 / 49.2 / 70.8, 16.9 / 40.8 /
+62.3, 18.4 / 61.7 / 135.4 ms, and SETTLED 20.5 / 54.1 / 67.1 ms (293 MB populated, peak 300 MB after the burst).
 Medians and p95 are well within 100 ms; single keys still exceed it (115-193 ms), at random points: a full garbage
 collection (93 ms in one SETTLED run), the burst's batch applied while a key waits. The feed steps aside while the
 user types (TraceFeed._yield_to_user: at most 0.5 s per step, chunks of 50 diagnoses instead of 500), which took

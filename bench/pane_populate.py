@@ -27,7 +27,9 @@ Measured 2026-11-27 (10,002 Services, 50,003 endpoints, 50,503 pods; 3 rounds ea
     every DIAGNOSIS in, best/median   16.6 s (one run)              14.0 / 14.1 s       10.3 / 12.3 s
     RSS diagnosed (peak)              785 MB                        311 MB              292 MB (299)
 (*) read just after the first frame, so it includes the trace feed's start (~0.3 s: its engine and DNS imports).
-The 2 s target is not met: on an idle machine the wall time cannot go below the CPU time, ~2.1 s. Where it goes
+Run again by the lead on main 82675a9 (load 3-4 from a test run beside it): best 1.77 s, median 1.97 s, kubectl
+median 12.18 s, ratio 0.162, CPU 1.67 s, 211 MB populated, every DIAGNOSIS in 9.6 / 10.6 s, 291 MB diagnosed
+(peak 298). So the 2 s target is met in that run's median but at the edge, not with a margin: on an idle machine the wall time cannot go below the CPU time, ~2.1 s. Where it goes
 (py-spy, best round): interpreter 0.1-0.2 s, the kubernetes client's import 0.2-0.3 s (its package __init__ loads
 config, requests_oauthlib, pydantic via api_client: unavoidable while we use its ApiClient), Textual's import
 ~0.4 s overlapping the lists, decoding the lists' 26 MB 0.6-0.75 s, the first frames and rows ~0.4 s.
