@@ -29,6 +29,10 @@ node1's table of 12,004 virtual servers and 60,007 real servers; best / median):
 
     2,002 Services: before 5.67 / 5.81 s (CPU 5.1 s, ratio 2.24); after 1.09 / 1.09 s (CPU 1.05 s, ratio 0.49).
 
+Re-run by the lead on main 8d010fe (precompiled bytecode, load 3.5 from a test run beside it, 3 rounds): svcscope
+3.27 / 4.05 s (CPU 3.12 s), kubectl + table 9.86 / 10.64 s (CPU 9.40 s), ratio 0.381; phases imports 0.51, lists
+1.29, views 0.06, pods 0.09, join 0.89, output 0.10 s.
+
 So: within 2x of the reference with room to spare; under 5 s on a quiet machine (~3.5 s of CPU), above it when the
 other helpers load the 2 cores (load ~3: the medians). The rest of the CPU: imports ~0.5 s, the lists' JSON ~0.45 s,
 the views ~0.7 s, unpickling the table 0.2 s (netlink on a node), the join ~1 s.
