@@ -483,22 +483,16 @@ def share_strings(obj: Any) -> None:
     every value: 10,000 EndpointSlices repeat "Pod", their namespace, node and zone per endpoint, 19 MB of 34).
     Each value is replaced by an equal string, so no reader, in any thread, can tell (nor does any dict or list
     change size)."""
-    if type(obj) is dict:
-        for k, v in obj.items():
-            t = type(v)
-            if t is str:
-                if len(v) <= 64:
-                    obj[k] = sys.intern(v)
-            elif t is dict or t is list:
-                share_strings(v)
-    elif type(obj) is list:
-        for i, v in enumerate(obj):
-            t = type(v)
-            if t is str:
-                if len(v) <= 64:
-                    obj[i] = sys.intern(v)
-            elif t is dict or t is list:
-                share_strings(v)
+    kind = type(obj)
+    if kind is not dict and kind is not list:
+        return
+    for k, v in (obj.items() if kind is dict else enumerate(obj)):  # replacing values in place is safe mid-loop
+        t = type(v)
+        if t is str:
+            if len(v) <= 64:
+                obj[k] = sys.intern(v)
+        elif t is dict or t is list:
+            share_strings(v)
 
 
 def _shared_pairs(v: Any) -> tuple[tuple[str, str], ...]:
