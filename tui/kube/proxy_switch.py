@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -316,6 +317,9 @@ class ProxySwitch:
                  poll_interval: float = 1.0, rollout_timeout: float = 300.0) -> None:
         self.api = api
         self.core = k8s.CoreV1Api(api)
+        # set from another thread (the admin's "abort"): the switch's rollout stops at its next poll and fails,
+        # so run() rolls back as after any failed rollout; the rollback itself is never aborted
+        self.abort_requested = threading.Event()
         self.apps = k8s.AppsV1Api(api)
         self.guard = guard or Guard()
         self.node_env = node_env
@@ -532,6 +536,10 @@ class ProxySwitch:
                                              pod.uid not in old_uids))
         return RolloutProgress(sum(p.done for p in progress), len(progress), tuple(progress))
 
+    def abort(self) -> None:
+        """Ask the running switch to stop its rollout and roll back (thread-safe; a no-op once it is over)."""
+        self.abort_requested.set()
+
     def follow(self, old_uids: set[str], nodes: Sequence[str], what: str,
                only: Sequence[str] | None = None) -> StepResult:
         """Poll the pods until every node in `only` (default: all) runs a new Ready pod, one crash loops, or the
@@ -551,6 +559,9 @@ class ProxySwitch:
                     last[p.node] = p
                     self.emit(p)
             self.emit(progress)
+            if self.abort_requested.is_set():
+                return StepResult(False, f"the {what} was aborted by the admin",
+                                  "\n".join(p.describe() for p in progress.nodes))
             mine = [p for p in progress.nodes if p.node in watched]
             if progress.done > best:  # progress: the wait starts again
                 best = progress.done
@@ -734,6 +745,7 @@ class ProxySwitch:
             return outcome
         outcome.message = last.message
         if changed[0] and outcome.backup is not None and auto_rollback:
+            self.abort_requested.clear()  # an abort asks for this rollback: it must run to the end
             self.emit(Notice(f"{last.message}; rolling back to {outcome.backup.name}"))
             rb = self.rollback(outcome.backup, confirm=lambda m, r: True, steps=outcome.steps)
             outcome.rolled_back = rb.ok

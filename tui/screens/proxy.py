@@ -55,6 +55,7 @@ from tui.kube.proxy_switch import (
     state_dir,
 )
 from tui.screens.base import BaseScreen
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.proxy_dialogs import ConfirmDialog, PreflightAnswer, PreflightDialog, SwitchDialog
 
 if TYPE_CHECKING:
@@ -231,6 +232,7 @@ class ProxyScreen(BaseScreen):
         Binding("escape", "back", "back", key_display="esc"),
         Binding("s", "switch", "switch mode"),
         Binding("R", "rollback", "roll back"),
+        Binding("x", "abort", "abort switch"),
     ]
     DEFAULT_CSS = """
     ProxyScreen #proxy-config { height: auto; padding: 0 1; }
@@ -255,6 +257,7 @@ class ProxyScreen(BaseScreen):
         self.status: ProxyStatus | None = None
         self.message = ""
         self.flow = FlowView()
+        self._switch: ProxySwitch | None = None  # the running switch (x aborts it), set by its worker
         self.closed = threading.Event()  # the screen is gone: waiting workers give up
         self._loading = False
         self._reload = False
@@ -554,6 +557,28 @@ class ProxyScreen(BaseScreen):
         self._open_flow("Rolling kube-proxy back to its newest backup")
         self.run_rollback()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # x only during a switch's rollout (before it, the confirmation cancels; a rollback is never aborted); s and
+        # R make way for it in the footer then, as they could only say "a switch is running"
+        rolling = self._switch is not None and self.flow.running and self.flow.rollout is not None
+        if action == "abort":
+            return rolling
+        if action in ("switch", "rollback"):
+            return not rolling
+        return True
+
+    def action_abort(self) -> None:
+        def answered(yes: bool | None) -> None:
+            sw = self._switch
+            if yes and sw is not None and self.flow.running:
+                sw.abort()
+                self.set_message("Aborting: the rollout stops at its next check, then kube-proxy is rolled back.",
+                                 "warning")
+
+        self.app.push_screen(ConfirmScreen(
+            "Abort the switch", "Abort the rollout and roll back? kube-proxy is restarted again with the backed-up "
+            "configuration on every node, including those already switched.", yes="Abort"), answered)
+
     def _open_flow(self, title: str) -> None:
         self.flow = FlowView(title=title, running=True)
         self.add_class("-flow")
@@ -613,7 +638,7 @@ class ProxyScreen(BaseScreen):
         from tui.kube.leftovers import find_leftovers
 
         try:
-            sw = self.make_switch(self._post_event)
+            sw = self._switch = self.make_switch(self._post_event)
             then = ("Apply backs up the ConfigMap, patches it, restarts kube-proxy node by node and verifies the "
                     "mode; a failure rolls back.")
             outcome = sw.run(change, self._confirm(then), force=force)
@@ -675,6 +700,7 @@ class ProxyScreen(BaseScreen):
         self.query_one("#flow-bar", ProgressBar).update(total=max(event.progress.total, 1),
                                                        progress=event.progress.done)
         self._render_flow()
+        self.refresh_bindings()  # x (abort) shows while a switch's rollout runs
 
     @on(FlowNotice)
     def _flow_notice(self, event: FlowNotice) -> None:
@@ -686,6 +712,8 @@ class ProxyScreen(BaseScreen):
 
     @on(FlowFailed)
     def _flow_failed(self, event: FlowFailed) -> None:
+        self._switch = None
+        self.refresh_bindings()
         if self.has_class("-flow"):
             self.flow.running = False
             self.flow.outcome_line = _sentence(event.message)
@@ -695,6 +723,8 @@ class ProxyScreen(BaseScreen):
 
     @on(FlowFinished)
     def _flow_finished(self, event: FlowFinished) -> None:
+        self._switch = None
+        self.refresh_bindings()
         out = event.outcome
         flow = self.flow
         flow.running = False
