@@ -28,25 +28,26 @@ def hold_first_rollout(monkeypatch) -> tuple[list[RolloutProgress], threading.Ev
     return held, release
 
 
-async def start_wrr(pilot, screen: ProxyScreen, held: list) -> None:
+async def asked_mid_rollout(pilot, held: list) -> ProxyScreen:
+    """Start a switch to wrr, hold it at its first rollout report, press x: the question is up."""
+    screen = await open_proxy(pilot)
+    await wait_until(pilot, lambda: screen.status.config.mode == "ipvs", "the status")
     await choose(pilot, screen, scheduler="wrr")
     await to_preflight(pilot)
     await to_confirm(pilot)
     await press_button(pilot, "#confirm-apply")
     await wait_until(pilot, lambda: held and screen.flow.rollout is not None, "the rollout, held")
+    await pilot.press("x")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), "the question")
+    return screen
 
 
 async def test_x_aborts_the_rollout_and_rolls_back(make_proxy_app, demo, monkeypatch):
-    sim, _ = demo
-    api = sim.api_client()
+    api = demo[0].api_client()
     held, release = hold_first_rollout(monkeypatch)
     app = make_proxy_app()
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_proxy(pilot)
-        await wait_until(pilot, lambda: screen.status.config.mode == "ipvs", "the status")
-        await start_wrr(pilot, screen, held)
-        await pilot.press("x")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        screen = await asked_mid_rollout(pilot, held)
         await pilot.press("y")
         await wait_until(pilot, lambda: app.screen is screen and screen.message.startswith("Aborting"), "aborting")
         release.set()
@@ -61,16 +62,11 @@ async def test_x_aborts_the_rollout_and_rolls_back(make_proxy_app, demo, monkeyp
 
 
 async def test_no_lets_the_switch_finish(make_proxy_app, demo, monkeypatch):
-    sim, _ = demo
-    api = sim.api_client()
+    api = demo[0].api_client()
     held, release = hold_first_rollout(monkeypatch)
     app = make_proxy_app()
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_proxy(pilot)
-        await wait_until(pilot, lambda: screen.status.config.mode == "ipvs", "the status")
-        await start_wrr(pilot, screen, held)
-        await pilot.press("x")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        screen = await asked_mid_rollout(pilot, held)
         await pilot.press("n")
         await wait_until(pilot, lambda: app.screen is screen, "back on the flow")
         release.set()
