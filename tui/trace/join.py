@@ -117,19 +117,6 @@ def _selected(svc: ServiceView, pods: Iterable[PodView]) -> list[PodView]:
     return [p for p in pods if p.namespace == svc.namespace and selector_matches(sel, p.labels_dict)]
 
 
-def _container_ports(pod: PodView) -> list[tuple[str, int, str]]:
-    """(name, containerPort, protocol) of every container port the pod declares."""
-    if pod.container_ports:  # from_api's reading of the spec; a lean pod (no raw) has only this
-        return list(pod.container_ports)
-    out = []
-    spec = pod.raw.get("spec") if isinstance(pod.raw, Mapping) else None
-    for c in (spec or {}).get("containers") or []:
-        for p in (c or {}).get("ports") or []:
-            if isinstance(p, Mapping) and isinstance(p.get("containerPort"), int):
-                out.append((str(p.get("name") or ""), p["containerPort"], str(p.get("protocol") or "TCP")))
-    return out
-
-
 def _endpoints_for(port: ServicePort, slices: Sequence[SliceView]) -> tuple[list[SliceEndpoint], list[int]]:
     eps: list[SliceEndpoint] = []
     numbers: set[int] = set()
@@ -170,7 +157,7 @@ def _api_findings(svc: ServiceView, selected: list[PodView] | None, state: Servi
     if not ready:
         out.append(Finding("error", "none-ready", "", f"{len(selected)} pod(s) match the selector but none is ready",
                            "look at the pods' readiness probes and events (kubectl describe pod)"))
-    declared = {cp for p in selected for cp in _container_ports(p)}  # once, not per port (a check's hot spot)
+    declared = {cp for p in selected for cp in p.container_ports}  # once, not per port (a check's hot spot)
     for port in svc.ports:
         if isinstance(port.target_port, str):
             if not any(name == port.target_port and proto == port.protocol for name, _, proto in declared):
